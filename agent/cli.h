@@ -1,0 +1,42 @@
+/*
+ * The kusync command line. Each command is a function in agent/cmd_*.c
+ * registered in the table in agent/cli.c.
+ *
+ * Exit codes (spec/agent.md): 0 ok, 1 findings, 2 invalid input or usage,
+ * 3 environment failure.
+ */
+#ifndef KS_AGENT_CLI_H
+#define KS_AGENT_CLI_H
+
+enum {
+	KS_EXIT_OK = 0,
+	KS_EXIT_FINDINGS = 1,
+	KS_EXIT_USAGE = 2,
+	KS_EXIT_ENV = 3,
+};
+
+typedef struct ks_command {
+	const char *name;
+	const char *summary; /* one line for `kusync help` */
+	const char *usage;   /* the full --help text */
+	int (*run)(int argc, char **argv);
+} ks_command;
+
+int ks_cli_main(int argc, char **argv);
+
+/* Prints "kusync: <message>" to stderr. */
+void ks_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* True when argv holds -h or --help before a "--". */
+int ks_cli_wants_help(int argc, char **argv);
+
+int ks_cmd_render(int argc, char **argv);
+int ks_cmd_version(int argc, char **argv);
+int ks_cmd_devcluster(int argc, char **argv);
+int ks_cmd_eval(int argc, char **argv);
+
+extern const char ks_usage_render[];
+extern const char ks_usage_devcluster[];
+extern const char ks_usage_eval[];
+
+#endif
