@@ -36,6 +36,8 @@ typedef struct ks_render_stack {
 	size_t nfiles;
 	const char *project_yaml; /* contents, with files */
 	size_t project_yaml_len;
+	const char *stack_yaml; /* contents, with files */
+	size_t stack_yaml_len;
 } ks_render_stack;
 
 typedef struct ks_render_opts {
