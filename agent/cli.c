@@ -84,10 +84,13 @@ static int cmd_help(int argc, char **argv)
 		print_overview(stdout);
 		return KS_EXIT_OK;
 	}
-	const ks_command *c = find_command(argv[1]);
+	const char *name = argv[1];
+	if (!strcmp(name, "-h") || !strcmp(name, "--help"))
+		name = "help";
+	const ks_command *c = find_command(name);
 	if (!c) {
 		ks_cli_error("unknown command \"%s\"; run 'kusync help'",
-			     argv[1]);
+			     name);
 		return KS_EXIT_USAGE;
 	}
 	fputs(c->usage, stdout);
