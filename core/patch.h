@@ -85,11 +85,17 @@ int ks_merge_patch(json_t **out, const json_t *target, const json_t *patch);
  * of add, remove, replace, move, copy, test. Paths are JSON pointers (RFC
  * 6901) with ~0 and ~1 escapes; "-" appends to an array in add (and as the
  * target of move/copy). The operations are all or nothing: on error
- * (KS_EINVAL) *out is untouched and err says which operation failed, e.g.
- * `json patch operation 1 (test) at "/data/a": value differs`.
+ * (KS_EINVAL) *out is untouched and err says which operation failed (0-based
+ * index), e.g. `json patch operation 1 (test) at "/data/a": value differs`.
  */
 int ks_json_patch(json_t **out, const json_t *target, const json_t *ops,
 		  ks_error *err);
+
+/*
+ * Deep equality as JSON means it: like json_equal, except that numbers
+ * compare by value (1 equals 1.0). NULL equals only NULL.
+ */
+bool ks_json_equal(const json_t *a, const json_t *b);
 
 /*
  * Resolves a JSON pointer ("" is the whole document, "/spec/replicas",
