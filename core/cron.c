@@ -179,7 +179,8 @@ int ks_cron_check(const char *expr, char *why, size_t whylen)
 		why[0] = '\0';
 	if (expr[0] == '\0')
 		return fail(why, whylen, "empty schedule");
-	if (strncmp(expr, "TZ=", 3) == 0 || strncmp(expr, "CRON_TZ=", 8) == 0)
+	/* The API server refuses "TZ" anywhere in the schedule. */
+	if (strstr(expr, "TZ"))
 		return fail(why, whylen,
 			    "TZ= and CRON_TZ= are not allowed in a schedule; "
 			    "set the time zone with timeZone instead");

@@ -15,6 +15,11 @@ static bool is_lower_alnum(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
 static bool is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -30,25 +35,27 @@ static bool is_alnum(char c)
 	return is_alpha(c) || is_digit(c);
 }
 
-/* [a-z0-9]([-a-z0-9]*[a-z0-9])? over (s, n), with no length limit. */
-static bool dns_label_chars(const char *s, size_t n)
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])? over (s, n), with no length limit; FOLD
+ * lets upper case pass as lower case. */
+static bool dns_label_chars(const char *s, size_t n, bool fold)
 {
-	if (n == 0 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
-		return false;
-	for (size_t i = 1; i + 1 < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '-')
+	for (size_t i = 0; i < n; i++) {
+		char c = fold ? lower(s[i]) : s[i];
+		bool end = i == 0 || i + 1 == n;
+		if (!is_lower_alnum(c) && (end || c != '-'))
 			return false;
-	return true;
+	}
+	return n > 0;
 }
 
 bool ks_is_dns1123_label(const char *s)
 {
 	size_t n = strlen(s);
-	return n <= 63 && dns_label_chars(s, n);
+	return n <= 63 && dns_label_chars(s, n, false);
 }
 
 /* Kubernetes limits only the total length of a subdomain, not its labels. */
-static bool dns_subdomain(const char *s, size_t n)
+static bool dns_subdomain(const char *s, size_t n, bool fold)
 {
 	if (n == 0 || n > 253)
 		return false;
@@ -56,7 +63,7 @@ static bool dns_subdomain(const char *s, size_t n)
 	for (size_t i = 0; i <= n; i++) {
 		if (i < n && s[i] != '.')
 			continue;
-		if (!dns_label_chars(s + start, i - start))
+		if (!dns_label_chars(s + start, i - start, fold))
 			return false;
 		start = i + 1;
 	}
@@ -65,13 +72,14 @@ static bool dns_subdomain(const char *s, size_t n)
 
 bool ks_is_dns1123_subdomain(const char *s)
 {
-	return dns_subdomain(s, strlen(s));
+	return dns_subdomain(s, strlen(s), false);
 }
 
 bool ks_is_dns1035_label(const char *s)
 {
 	size_t n = strlen(s);
-	return n <= 63 && dns_label_chars(s, n) && s[0] >= 'a' && s[0] <= 'z';
+	return n <= 63 && dns_label_chars(s, n, false) && s[0] >= 'a' &&
+	       s[0] <= 'z';
 }
 
 static const char qualified_chars_problem[] =
@@ -90,7 +98,7 @@ static bool qualified_chars(const char *s, size_t n)
 	return true;
 }
 
-const char *ks_label_key_problem(const char *k)
+static const char *key_problem(const char *k, bool fold)
 {
 	const char *slash = strchr(k, '/');
 	const char *name = k;
@@ -105,7 +113,7 @@ const char *ks_label_key_problem(const char *k)
 		if (plen > 253)
 			return "prefix before '/' must be 253 characters or "
 			       "less";
-		if (!dns_subdomain(k, plen))
+		if (!dns_subdomain(k, plen, fold))
 			return "prefix before '/' must be a DNS subdomain: "
 			       "lowercase alphanumeric characters, '-' or '.', "
 			       "starting and ending with an alphanumeric "
@@ -122,6 +130,16 @@ const char *ks_label_key_problem(const char *k)
 	if (!qualified_chars(name, n))
 		return qualified_chars_problem;
 	return NULL;
+}
+
+const char *ks_label_key_problem(const char *k)
+{
+	return key_problem(k, false);
+}
+
+const char *ks_annotation_key_problem(const char *k)
+{
+	return key_problem(k, true);
 }
 
 const char *ks_label_value_problem(const char *v)
@@ -147,11 +165,6 @@ bool ks_is_env_name(const char *s)
 		if (!env_first(s[i]) && !is_digit(s[i]))
 			return false;
 	return true;
-}
-
-static char lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
 static size_t min3(size_t a, size_t b, size_t c)

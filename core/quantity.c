@@ -356,3 +356,99 @@ int ks_quantity_canonical(const char *in, char *out, size_t outlen)
 		return rc;
 	return ks_quantity_format(&q, out, outlen);
 }
+
+/*
+ * Kubernetes' ParseQuantity keeps the text it was given when its fast path
+ * finds the number canonical already; this repeats that test on the
+ * spelling of S (which parsed). NUM is the integer part without leading
+ * zeros ("0" when none remain), DENOM the fraction digits.
+ */
+static bool server_keeps_text(const char *s)
+{
+	const char *p = s;
+	if (*p == '+' || *p == '-')
+		p++;
+	while (*p == '0')
+		p++;
+	const char *num = p;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	size_t nlen = (size_t)(p - num);
+	const char *denom = p;
+	size_t dlen = 0;
+	if (*p == '.') {
+		denom = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		dlen = (size_t)(p - denom);
+	}
+	int exp10, exp2;
+	enum ks_quantity_format format;
+	if (parse_suffix(p, &exp10, &exp2, &format) < 0)
+		return false;
+	if (nlen == 0)
+		return false; /* shifted starts with '0' */
+	if (format == KS_QTY_BINARY_SI) {
+		int precision = 15 - (int)nlen - exp2 * 3 / 10 - 1;
+		if (dlen > 0 || precision < 0)
+			return false;
+		int64_t value = 0;
+		for (size_t i = 0; i < nlen; i++)
+			value = value * 10 + (num[i] - '0');
+		return (value & 7) != 0;
+	}
+	if (18 - (int)(nlen + dlen) < 0)
+		return false;
+	int scale = exp10 - (int)dlen;
+	if (scale < -9 || scale % 3 != 0)
+		return false;
+	/* The last three digits of num + denom must not all be zero. */
+	size_t zeros = 0;
+	for (size_t i = dlen; i > 0 && zeros < 3 && denom[i - 1] == '0'; i--)
+		zeros++;
+	if (zeros == dlen)
+		for (size_t i = nlen; i > 0 && zeros < 3 && num[i - 1] == '0';
+		     i--)
+			zeros++;
+	return zeros < 3;
+}
+
+int ks_quantity_server_text(const char *in, char *out, size_t outlen)
+{
+	ks_quantity q;
+	int rc = ks_quantity_parse(in, &q);
+	if (rc < 0)
+		return rc;
+	if (!server_keeps_text(in))
+		return ks_quantity_format(&q, out, outlen);
+	size_t n = strlen(in);
+	if (n + 1 > outlen)
+		return KS_ELIMIT;
+	memcpy(out, in, n + 1);
+	return 0;
+}
+
+int ks_quantity_scaled(const ks_quantity *q, int32_t scale, int64_t *out)
+{
+	u128 nano, r;
+	if (!abs_nano(q, &nano))
+		return KS_ELIMIT;
+	int shift = scale + 9;
+	if (shift > MAX_DIGITS) {
+		r = nano != 0;
+	} else if (shift >= 0) {
+		u128 den = pow10_u128(shift);
+		r = nano / den + (nano % den != 0);
+	} else {
+		r = nano;
+		for (int i = 0; i < -shift && r; i++) {
+			if (r > (u128)INT64_MAX)
+				return KS_ELIMIT;
+			r *= 10;
+		}
+	}
+	if (r > (u128)INT64_MAX)
+		return KS_ELIMIT;
+	*out = q->value < 0 ? -(int64_t)r : (int64_t)r;
+	return 0;
+}

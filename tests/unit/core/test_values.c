@@ -202,6 +202,101 @@ static void quantity_format_checks_room(void **state)
 			 KS_EINVAL);
 }
 
+static void quantity_server_text_keeps_canonical_spellings(void **state)
+{
+	(void)state;
+	static const struct qty_case cases[] = {
+		/* kept: the fast path finds them canonical */
+		{"0", "0"},
+		{"+5", "+5"},
+		{"05", "05"},
+		{"1.500", "1.500"},
+		{"1E3", "1E3"},
+		{"1e+3", "1e+3"},
+		{"1e03", "1e03"},
+		{"500m", "500m"},
+		{"1500M", "1500M"},
+		{"3Gi", "3Gi"},
+		{"+3Gi", "+3Gi"},
+		{"09Gi", "09Gi"},
+		{"1025Ki", "1025Ki"},
+		{"12345", "12345"},
+		/* rewritten */
+		{"-0", "0"},
+		{"00", "0"},
+		{"0.5", "500m"},
+		{"1.5", "1500m"},
+		{"1.50", "1500m"},
+		{"1000m", "1"},
+		{"2000", "2k"},
+		{"4096Mi", "4Gi"},
+		{"08Gi", "8Gi"},
+		{"1536Mi", "1536Mi"},
+		{"1.5Gi", "1536Mi"},
+		{"1e-1", "100e-3"},
+		{"1.0000000001", "1000000001n"},
+		/* 100Ti is past the fast path's precision: canonical */
+		{"100Ti", "100Ti"},
+		{"3Pi", "3Pi"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[64] = "";
+		int rc = ks_quantity_server_text(cases[i].in, out, sizeof(out));
+		if (rc != 0 || strcmp(out, cases[i].canonical) != 0)
+			fail_msg("%s: got rc=%d \"%s\", want \"%s\"",
+				 cases[i].in, rc, out, cases[i].canonical);
+	}
+	char out[4];
+	assert_int_equal(ks_quantity_server_text("2x", out, sizeof(out)),
+			 KS_EINVAL);
+	assert_int_equal(ks_quantity_server_text("1.500", out, sizeof(out)),
+			 KS_ELIMIT);
+}
+
+static void quantity_scaled_rounds_up(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		int32_t scale;
+		int64_t want;
+	} cases[] = {
+		{"1.5", -3, 1500},
+		{"1", -3, 1000},
+		{"1n", -3, 1},
+		{"-1n", -3, -1},
+		{"100m", 0, 1},
+		{"1Ki", 0, 1024},
+		{"1Ki", 3, 2},
+		{"1Gi", -9, 1073741824000000000LL},
+		{"250m", -3, 250},
+		{"0", 0, 0},
+		{"1500M", 9, 2},
+		{"1E", 0, 1000000000000000000LL},
+		{"1E", 30, 1},
+		{"7Ei", 0, 8070450532247928832LL},
+		{"1", -18, 1000000000000000000LL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ks_quantity q;
+		int64_t v = -99;
+		assert_int_equal(ks_quantity_parse(cases[i].in, &q), 0);
+		int rc = ks_quantity_scaled(&q, cases[i].scale, &v);
+		if (rc != 0 || v != cases[i].want)
+			fail_msg("%s at 10^%d: got rc=%d %lld, want %lld",
+				 cases[i].in, cases[i].scale, rc, (long long)v,
+				 (long long)cases[i].want);
+	}
+	ks_quantity q;
+	int64_t v = 5;
+	assert_int_equal(ks_quantity_parse("10", &q), 0);
+	assert_int_equal(ks_quantity_scaled(&q, -18, &v), KS_ELIMIT);
+	assert_int_equal(ks_quantity_parse("1G", &q), 0);
+	assert_int_equal(ks_quantity_scaled(&q, -9, &v), 0);
+	assert_int_equal(ks_quantity_parse("10G", &q), 0);
+	assert_int_equal(ks_quantity_scaled(&q, -9, &v), KS_ELIMIT);
+}
+
 struct dur_case {
 	const char *in;
 	int64_t ms;
@@ -373,6 +468,7 @@ static void cron_refuses(void **state)
 		{"   ", "expected 5 fields (minute hour day-of-month month "
 			"day-of-week), found 0"},
 		{"TZ=UTC 0 * * * *", "TZ= and CRON_TZ= are not allowed*"},
+		{"0 0 * * * TZ=UTC", "TZ= and CRON_TZ= are not allowed*"},
 		{"CRON_TZ=Europe/Berlin 0 * * * *",
 		 "TZ= and CRON_TZ= are not allowed*"},
 		{"@every 1h", "unknown macro \"@every 1h\"*"},
@@ -526,6 +622,28 @@ static void names_label_keys(void **state)
 			    "name after '/' must be 63 characters or less");
 }
 
+static void names_annotation_keys(void **state)
+{
+	(void)state;
+	assert_null(ks_annotation_key_problem("Example.COM/Key"));
+	assert_null(ks_annotation_key_problem("kusync.io/last-applied"));
+	assert_non_null(ks_label_key_problem("Example.COM/Key"));
+	assert_string_equal(ks_annotation_key_problem(rep('K', 64)),
+			    "must be 63 characters or less");
+	assert_string_equal(ks_annotation_key_problem("a_b.com/x"),
+			    "prefix before '/' must be a DNS subdomain: "
+			    "lowercase alphanumeric characters, '-' or '.', "
+			    "starting and ending with an alphanumeric "
+			    "character");
+	assert_string_equal(ks_annotation_key_problem("x/"),
+			    "name after '/' must not be empty");
+	char key[700];
+	snprintf(key, sizeof(key), "%s/%s", rep('P', 253), rep('n', 63));
+	assert_null(ks_annotation_key_problem(key));
+	snprintf(key, sizeof(key), "%s/%s", rep('P', 254), "n");
+	assert_non_null(ks_annotation_key_problem(key));
+}
+
 static void names_label_values(void **state)
 {
 	(void)state;
@@ -595,6 +713,9 @@ static int values_tests(void)
 		cmocka_unit_test(quantity_parse_keeps_exact_value),
 		cmocka_unit_test(quantity_compares_by_value),
 		cmocka_unit_test(quantity_format_checks_room),
+		cmocka_unit_test(
+			quantity_server_text_keeps_canonical_spellings),
+		cmocka_unit_test(quantity_scaled_rounds_up),
 		cmocka_unit_test(duration_parses),
 		cmocka_unit_test(duration_refuses),
 		cmocka_unit_test(duration_formats),
@@ -602,6 +723,7 @@ static int values_tests(void)
 		cmocka_unit_test(cron_refuses),
 		cmocka_unit_test(names_dns),
 		cmocka_unit_test(names_label_keys),
+		cmocka_unit_test(names_annotation_keys),
 		cmocka_unit_test(names_label_values),
 		cmocka_unit_test(names_env),
 		cmocka_unit_test(did_you_mean_picks_close_words),
