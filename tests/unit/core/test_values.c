@@ -297,6 +297,68 @@ static void quantity_scaled_rounds_up(void **state)
 	assert_int_equal(ks_quantity_scaled(&q, -9, &v), KS_ELIMIT);
 }
 
+/* A small deterministic generator, so that failures reproduce. */
+static uint64_t rng_next(uint64_t *st)
+{
+	*st ^= *st << 13;
+	*st ^= *st >> 7;
+	*st ^= *st << 17;
+	return *st;
+}
+
+static void random_quantity(uint64_t *st, char *buf, size_t len)
+{
+	static const char *const sufs[] = {
+		"",   "n",  "u",   "m",	  "k",	 "M",	"G",	"T",
+		"P",  "E",  "Ki",  "Mi",  "Gi",	 "Ti",	"Pi",	"Ei",
+		"e0", "e3", "e-3", "e-2", "E+5", "e-9", "e-12", "e17",
+	};
+	size_t n = 0;
+	uint64_t r = rng_next(st);
+	if (r % 4 == 0)
+		buf[n++] = r % 8 == 0 ? '-' : '+';
+	int ints = (int)(rng_next(st) % 8), fracs = (int)(rng_next(st) % 12);
+	for (int i = 0; i < ints; i++)
+		buf[n++] = (char)('0' + rng_next(st) % 10);
+	if (fracs > 0 || ints == 0) {
+		buf[n++] = '.';
+		for (int i = 0; i < fracs || (ints == 0 && i == 0); i++)
+			buf[n++] = (char)('0' + rng_next(st) % 10);
+	}
+	snprintf(buf + n, len - n, "%s",
+		 sufs[rng_next(st) % (sizeof(sufs) / sizeof(sufs[0]))]);
+}
+
+static void quantity_canonical_is_stable(void **state)
+{
+	(void)state;
+	uint64_t st = 0x9e3779b97f4a7c15ULL;
+	int parsed = 0;
+	for (int i = 0; i < 20000; i++) {
+		char in[64], c1[64], c2[64], sv[64];
+		random_quantity(&st, in, sizeof(in));
+		ks_quantity q, q1, qs;
+		if (ks_quantity_parse(in, &q) < 0)
+			continue;
+		parsed++;
+		assert_int_equal(ks_quantity_format(&q, c1, sizeof(c1)), 0);
+		if (ks_quantity_parse(c1, &q1) < 0 ||
+		    ks_quantity_cmp(&q, &q1) != 0)
+			fail_msg("%s -> %s changes the value", in, c1);
+		assert_int_equal(ks_quantity_canonical(c1, c2, sizeof(c2)), 0);
+		if (strcmp(c1, c2) != 0)
+			fail_msg("%s -> %s -> %s is not stable", in, c1, c2);
+		assert_int_equal(ks_quantity_server_text(in, sv, sizeof(sv)),
+				 0);
+		if (ks_quantity_parse(sv, &qs) < 0 ||
+		    ks_quantity_cmp(&q, &qs) != 0)
+			fail_msg("%s -> server text %s changes the value", in,
+				 sv);
+	}
+	/* The generator must mostly produce quantities we accept. */
+	assert_true(parsed > 12000);
+}
+
 struct dur_case {
 	const char *in;
 	int64_t ms;
@@ -403,6 +465,23 @@ static void duration_formats(void **state)
 	char buf[64];
 	ks_duration_format(INT64_MIN, buf, sizeof(buf));
 	assert_true(buf[0] == '-');
+}
+
+static void duration_format_round_trips(void **state)
+{
+	(void)state;
+	uint64_t st = 12345;
+	for (int i = 0; i < 20000; i++) {
+		/* Go's limit, 2^63-1 ns, caps what parses. */
+		uint64_t r = rng_next(&st) >> (rng_next(&st) % 64);
+		int64_t ms = (int64_t)(r % (uint64_t)(INT64_MAX / 1000000 + 1));
+		char out[32];
+		int64_t back = -1;
+		ks_duration_format(ms, out, sizeof(out));
+		if (ks_duration_parse(out, &back) != 0 || back != ms)
+			fail_msg("%lld -> \"%s\" -> %lld", (long long)ms, out,
+				 (long long)back);
+	}
 }
 
 static void cron_accepts(void **state)
@@ -716,9 +795,11 @@ static int values_tests(void)
 		cmocka_unit_test(
 			quantity_server_text_keeps_canonical_spellings),
 		cmocka_unit_test(quantity_scaled_rounds_up),
+		cmocka_unit_test(quantity_canonical_is_stable),
 		cmocka_unit_test(duration_parses),
 		cmocka_unit_test(duration_refuses),
 		cmocka_unit_test(duration_formats),
+		cmocka_unit_test(duration_format_round_trips),
 		cmocka_unit_test(cron_accepts),
 		cmocka_unit_test(cron_refuses),
 		cmocka_unit_test(names_dns),
