@@ -101,34 +101,37 @@ static int check_bound(const struct field_ctx *c, int v)
 			  c->f->max);
 }
 
+/* The "/STEP" of item (S, N): digits only, positive (robfig reads steps
+ * with Atoi, so names are not steps; a step past the range is fine). */
+static int check_step(const struct field_ctx *c, const char *s, size_t n,
+		      const char *st, size_t sn)
+{
+	if (memchr(st, '/', sn))
+		return FIELD_FAIL(c, "\"%.*s\" has more than one '/'", (int)n,
+				  s);
+	if (sn == 0)
+		return FIELD_FAIL(c, "\"%.*s\" has no step after '/'", (int)n,
+				  s);
+	for (size_t i = 0; i < sn; i++)
+		if (st[i] < '0' || st[i] > '9')
+			return FIELD_FAIL(c, "step \"%.*s\" is not a number",
+					  (int)sn, st);
+	size_t zeros = 0;
+	while (zeros < sn && st[zeros] == '0')
+		zeros++;
+	if (zeros == sn)
+		return FIELD_FAIL(c, "step in \"%.*s\" must be positive",
+				  (int)n, s);
+	return 0;
+}
+
 /* One list item: "*", "?", "N", "N-M", each optionally "/STEP". */
 static int check_item(const struct field_ctx *c, const char *s, size_t n)
 {
 	const char *slash = memchr(s, '/', n);
 	size_t rn = slash ? (size_t)(slash - s) : n;
-	if (slash) {
-		const char *st = slash + 1;
-		size_t sn = n - rn - 1;
-		if (memchr(st, '/', sn))
-			return FIELD_FAIL(c, "\"%.*s\" has more than one '/'",
-					  (int)n, s);
-		int step;
-		for (size_t i = 0; i < sn; i++)
-			if (st[i] < '0' || st[i] > '9')
-				return FIELD_FAIL(c,
-						  "step \"%.*s\" is not a "
-						  "number",
-						  (int)sn, st);
-		if (sn == 0)
-			return FIELD_FAIL(c, "\"%.*s\" has no step after '/'",
-					  (int)n, s);
-		if (parse_value(c, st, sn, &step) < 0)
-			return KS_EINVAL;
-		if (step == 0)
-			return FIELD_FAIL(c,
-					  "step in \"%.*s\" must be positive",
-					  (int)n, s);
-	}
+	if (slash && check_step(c, s, n, slash + 1, n - rn - 1) < 0)
+		return KS_EINVAL;
 	if (rn == 1 && (s[0] == '*' || s[0] == '?'))
 		return 0;
 	const char *dash = memchr(s, '-', rn);

@@ -488,18 +488,20 @@ static void cron_accepts(void **state)
 {
 	(void)state;
 	static const char *const ok[] = {
-		"* * * * *",	 "*/5 * * * *",
-		"0 0 * * *",	 "0 9-17 * * MON-FRI",
-		"0 0 1 JAN *",	 "0 0 1 jan,Jul *",
-		"0 0 * * sun",	 "15,45 */2 1-10/3 * 0",
-		"0 0 ? * SUN",	 "59 23 31 12 6",
-		"0 0 1 1 0",	 "5/15 * * * *",
-		"0 0 * JAN/2 *", "05 07 * * *",
-		" 0 0 * * * ",	 "0\t0  * *\t*",
-		"*/60 * * * *",	 "@hourly",
-		"@daily",	 "@midnight",
-		"@weekly",	 "@monthly",
-		"@yearly",	 "@annually",
+		"* * * * *",	     "*/5 * * * *",
+		"0 0 * * *",	     "0 9-17 * * MON-FRI",
+		"0 0 1 JAN *",	     "0 0 1 jan,Jul *",
+		"0 0 * * sun",	     "15,45 */2 1-10/3 * 0",
+		"0 0 ? * SUN",	     "59 23 31 12 6",
+		"0 0 1 1 0",	     "5/15 * * * *",
+		"0 0 * JAN/2 *",     "05 07 * * *",
+		" 0 0 * * * ",	     "0\t0  * *\t*",
+		"*/60 * * * *",	     "*/1000 * * * *",
+		"0 0 */2 */3 MON/2", "? ? ? ? ?",
+		"@hourly",	     "@daily",
+		"@midnight",	     "@weekly",
+		"@monthly",	     "@yearly",
+		"@annually",
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		char why[160] = "";
@@ -535,6 +537,8 @@ static void cron_refuses(void **state)
 		 "ends"},
 		{"*/0 * * * *",
 		 "field 1 (minute): step in \"*/0\" must be positive"},
+		{"*/00 * * * *",
+		 "field 1 (minute): step in \"*/00\" must be positive"},
 		{"1-10/0 * * * *",
 		 "field 1 (minute): step in \"1-10/0\" must be positive"},
 		{"* * * *", "expected 5 fields (minute hour day-of-month month "
