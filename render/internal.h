@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "render/model.h"
+#include "render/render.h"
 
 /*
  * Validates one app: KEY_INFO is the position of the app's key in DOC,
@@ -66,6 +67,27 @@ int ks_kind_rank(const char *kind);
 /* Resource id: apiVersion:kind[:namespace]:name. Heap string. */
 char *ks_resource_id(const char *api_version, const char *kind,
 		     const char *ns, const char *name);
+
+/*
+ * A stack read by load.c: its names and its AppConfiguration documents,
+ * sorted by file name (YAML files parsed with KS_YAML_SINGLE, .k files with
+ * ks_kcl_parse). names_ok is false when project.yaml or stack.yaml was
+ * missing or invalid; project and stack are then placeholders. Documents
+ * that failed to parse are left out (their errors are in ERRS).
+ */
+typedef struct ks_stack_docs {
+	const char *dir;
+	const char *project, *stack;
+	bool names_ok;
+	ks_doc **docs;
+	size_t ndocs;
+} ks_stack_docs;
+
+/* Reads one stack; returns KS_EINVAL when anything was reported (OUT is
+ * filled as far as it could be, and must be released either way). */
+int ks_stack_load(ks_stack_docs *out, ks_arena *a, const ks_render_stack *in,
+		  ks_errlist *errs);
+void ks_stack_docs_release(ks_stack_docs *s);
 
 /* The KCL form: parses a .k file into a document shaped exactly like the
  * YAML reader's output for the equivalent YAML (schema names become _type

@@ -150,6 +150,8 @@ typedef struct ks_policyset_ref {
 typedef struct ks_depref {
 	const char *text; /* "app" or "project/stack/app" as written */
 	ks_where where;
+	const char *path;     /* field path for messages: a.dependency... */
+	const char *resolved; /* full name, set by render.c */
 } ks_depref;
 
 typedef struct ks_app {
@@ -161,6 +163,7 @@ typedef struct ks_app {
 	bool has_monitoring;
 	const char *monitoring_path; /* NULL: workspace/unset */
 	const char *monitoring_port; /* as text */
+	ks_where monitoring_where;   /* the monitoring key */
 	ks_database *databases;	     /* sorted by key */
 	size_t ndatabases;
 	ks_strmap labels, annotations;
