@@ -209,6 +209,11 @@ ks_fieldset *ks_fieldset_intersection(const ks_fieldset *a,
 	return set_wrap(fnode_op(a->root, b->root, OP_INTER, NULL));
 }
 
+static ks_fieldset *set_copy(const ks_fieldset *s)
+{
+	return set_wrap(fnode_op(s->root, NULL, OP_UNION, NULL));
+}
+
 /* Replaces *a with *a op b. */
 static void set_apply(ks_fieldset **a, const ks_fieldset *b, enum setop op)
 {
@@ -869,11 +874,29 @@ static entry *entries_find(entries *es, const char *manager,
 	return e;
 }
 
-static void entry_stamp(entry *e, const char *api_version, const char *now)
+static bool sets_equal(const ks_fieldset *a, const ks_fieldset *b)
+{
+	json_t *ja = ks_fieldset_to_fields_v1(a),
+	       *jb = ks_fieldset_to_fields_v1(b);
+	bool eq = json_equal(ja, jb);
+	json_decref(ja);
+	json_decref(jb);
+	return eq;
+}
+
+/*
+ * Sets the entry's apiVersion, and its time when its fields changed (the
+ * API server keeps the time of a write that changed nothing for the
+ * manager); before is the entry's set before the write.
+ */
+static void entry_stamp(entry *e, const ks_fieldset *before,
+			const char *api_version, const char *now)
 {
 	free(e->api_version);
-	free(e->time);
 	e->api_version = api_version ? ks_xstrdup(api_version) : NULL;
+	if (e->time && sets_equal(before, e->set))
+		return;
+	free(e->time);
 	if (now) {
 		e->time = ks_xstrdup(now);
 		return;
@@ -1009,12 +1032,14 @@ int ks_fieldset_update_managed(json_t **out, const json_t *old_obj,
 		set_apply(&es.v[i].set, changed, OP_DIFF);
 		set_apply(&es.v[i].set, d.removed, OP_DIFF);
 	}
+	ks_fieldset *before = set_copy(self->set);
 	set_apply(&self->set, d.removed, OP_DIFF);
 	set_apply(&self->set, changed, OP_UNION);
 	const char *av = opts->api_version ? opts->api_version
 					   : json_string_value(json_object_get(
 						     new_obj, "apiVersion"));
-	entry_stamp(self, av, opts->now);
+	entry_stamp(self, before, av, opts->now);
+	ks_fieldset_free(before);
 	*out = entries_to_json(&es);
 	ks_fieldset_free(changed);
 	diff_release(&d);
@@ -1375,11 +1400,11 @@ int ks_ssa_apply(json_t **out_obj, json_t **out_managed_fields,
 	prune_value(&w, merged, gone->root, owned->root, "");
 	ks_fieldset_free(gone);
 	ks_fieldset_free(owned);
-	ks_fieldset_free(last);
 	const char *av = opts->api_version ? opts->api_version
 					   : json_string_value(json_object_get(
 						     applied, "apiVersion"));
-	entry_stamp(self, av, opts->now);
+	entry_stamp(self, last, av, opts->now);
+	ks_fieldset_free(last);
 	json_t *mf = entries_to_json(&es);
 	json_t *md = json_object_get(merged, "metadata");
 	if (!json_is_object(md)) {

@@ -77,7 +77,9 @@ typedef enum ks_fieldset_scope {
  * (name, namespace, uid, resourceVersion, generation, creationTimestamp,
  * selfLink, managedFields, deletionTimestamp, deletionGracePeriodSeconds)
  * are left out. Merge keys apply when the object's apiVersion/kind is a
- * built-in (ks_smp_supported); otherwise every list is atomic.
+ * built-in (ks_smp_supported); otherwise every list is atomic. Built-ins'
+ * atomic maps (spec.selector, nodeSelector, labelSelector,
+ * namespaceSelector) are members as a whole, as the API server has them.
  */
 int ks_fieldset_from_object(ks_fieldset **out, const json_t *obj,
 			    ks_fieldset_scope scope, ks_error *err);
@@ -129,8 +131,11 @@ typedef struct ks_ssa_opts {
  * (".data.b"), "message" ("conflict with \"curl\" using v1")}, one per
  * field, ready for details.causes. With force the fields move to this
  * manager. Outputs are set only on success (conflicts only on conflict).
- * KS_EINVAL for an applied configuration that is not an object or has
- * managedFields.
+ * KS_EINVAL for a missing manager (err->msg "fieldManager: Required value:
+ * is required for apply patch"), or an applied configuration that is not
+ * an object or has managedFields. The entry's time changes only when its
+ * fields do, as on a real server; entries are ordered Apply first, then by
+ * time and manager.
  */
 int ks_ssa_apply(json_t **out_obj, json_t **out_managed_fields,
 		 json_t **conflicts, const json_t *live, const json_t *applied,
@@ -145,7 +150,10 @@ int ks_ssa_apply(json_t **out_obj, json_t **out_managed_fields,
  * metadata.managedFields when the client sent a non-empty one (a client may
  * edit managedFields, as kubectl does when it migrates to server-side
  * apply), [{}] resets it to empty, otherwise old_obj's. *out is a new
- * managedFields array (the caller stores it in the object).
+ * managedFields array (the caller stores it in the object). A map the
+ * write creates is owned itself (fieldsV1 "."), except the structs named
+ * spec, metadata, status, template and strategy, which a real server sees
+ * as always present.
  */
 int ks_fieldset_update_managed(json_t **out, const json_t *old_obj,
 			       const json_t *new_obj, const ks_ssa_opts *opts,

@@ -331,6 +331,37 @@ static void apply_removes_fields_it_no_longer_applies(void **state)
 	json_decref(live);
 }
 
+static void reapply_keeps_the_entry_time(void **state)
+{
+	(void)state;
+	const char *cfg = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+			  "\"metadata\":{\"name\":\"cm\"},\"data\":{\"a\":"
+			  "\"1\"}}";
+	json_t *live = NULL, *c = J(cfg), *out = NULL;
+	ks_ssa_opts o = {.manager = "m", .now = "2026-11-25T08:00:00Z"};
+	ks_error err = {0};
+	assert_int_equal(ks_ssa_apply(&live, NULL, NULL, NULL, c, &o, &err), 0);
+	o.now = "2026-11-25T09:00:00Z";
+	assert_int_equal(ks_ssa_apply(&out, NULL, NULL, live, c, &o, &err), 0);
+	const json_t *e =
+		json_array_get(json_object_get(json_object_get(out, "metadata"),
+					       "managedFields"),
+			       0);
+	assert_string_equal(json_string_value(json_object_get(e, "time")),
+			    "2026-11-25T08:00:00Z");
+	json_decref(out);
+	json_object_set_new(json_object_get(c, "data"), "b", json_string("2"));
+	assert_int_equal(ks_ssa_apply(&out, NULL, NULL, live, c, &o, &err), 0);
+	e = json_array_get(json_object_get(json_object_get(out, "metadata"),
+					   "managedFields"),
+			   0);
+	assert_string_equal(json_string_value(json_object_get(e, "time")),
+			    "2026-11-25T09:00:00Z");
+	json_decref(out);
+	json_decref(live);
+	json_decref(c);
+}
+
 static void apply_merges_and_prunes_keyed_lists(void **state)
 {
 	(void)state;
@@ -481,6 +512,7 @@ static int fieldset_tests(void)
 		cmocka_unit_test(apply_conflicts_like_the_server),
 		cmocka_unit_test(several_conflicts_are_grouped_by_manager),
 		cmocka_unit_test(apply_removes_fields_it_no_longer_applies),
+		cmocka_unit_test(reapply_keeps_the_entry_time),
 		cmocka_unit_test(apply_merges_and_prunes_keyed_lists),
 		cmocka_unit_test(apply_ignores_status_of_main_resource),
 		cmocka_unit_test(update_moves_ownership_to_the_writer),
