@@ -630,6 +630,76 @@ int ks_fieldset_from_object(ks_fieldset **out, const json_t *obj,
 	return 0;
 }
 
+/* ---- extracting ---- */
+
+static json_t *extract_value(const walk *w, const json_t *v,
+			     const struct fnode *n, const char *dpath);
+
+static json_t *extract_object(const walk *w, const json_t *v,
+			      const struct fnode *n, const char *dpath)
+{
+	json_t *res = json_object();
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct fnode *k = n->kids[i];
+		if (k->pe[0] != 'f')
+			continue;
+		const json_t *c = json_object_get(v, k->pe + 2);
+		if (!c)
+			continue;
+		char *dp = dotted(dpath, k->pe + 2);
+		json_object_set_new(res, k->pe + 2, extract_value(w, c, k, dp));
+		free(dp);
+	}
+	return res;
+}
+
+/* A keyed element's extract, with its key fields. */
+static json_t *extract_item(const walk *w, const ks_list_key *k,
+			    const json_t *e, const struct fnode *n,
+			    const char *dpath)
+{
+	if ((n->member && !n->nkids) || k->type != KS_LIST_MAP)
+		return json_deep_copy(e);
+	json_t *res = extract_object(w, e, n, dpath);
+	for (int j = 0; j < k->nkeys; j++) {
+		json_t *kv = json_object_get(e, k->keys[j]);
+		if (kv)
+			json_object_set(res, k->keys[j], kv);
+	}
+	return res;
+}
+
+static json_t *extract_value(const walk *w, const json_t *v,
+			     const struct fnode *n, const char *dpath)
+{
+	if (n->member && !n->nkids)
+		return json_deep_copy(v);
+	if (json_is_object(v))
+		return extract_object(w, v, n, dpath);
+	const ks_list_key *k = keyed_list(w, dpath, v);
+	if (!k)
+		return json_deep_copy(v);
+	json_t *res = json_array();
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		const json_t *e = json_array_get(v, i);
+		char *pe = item_pe(k, e);
+		const struct fnode *kn = fnode_get(n, pe);
+		free(pe);
+		if (kn)
+			json_array_append_new(res,
+					      extract_item(w, k, e, kn, dpath));
+	}
+	return res;
+}
+
+json_t *ks_fieldset_extract(const ks_fieldset *s, const json_t *obj)
+{
+	walk w = walk_for(obj, KS_SCOPE_ALL);
+	if (!json_is_object(obj))
+		return json_object();
+	return extract_object(&w, obj, s->root, "");
+}
+
 /* ---- comparing two objects ---- */
 
 typedef struct cmp {

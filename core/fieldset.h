@@ -85,6 +85,17 @@ int ks_fieldset_from_object(ks_fieldset **out, const json_t *obj,
 			    ks_fieldset_scope scope, ks_error *err);
 
 /*
+ * The part of obj that the set covers (SMD's ExtractItems): a member path
+ * brings its whole value, a path with members below brings just those;
+ * keyed list elements keep their key fields so they can be matched. With
+ * the set of what kusync applied, ks_json_equal on the extracts of the
+ * applied and the live object tells drift in the owned fields only. List
+ * keys follow obj's apiVersion/kind as in ks_fieldset_from_object. Returns a
+ * new reference ({} when nothing is covered).
+ */
+json_t *ks_fieldset_extract(const ks_fieldset *s, const json_t *obj);
+
+/*
  * The set of the managedFields entry with this manager and operation
  * ("Apply" or "Update"; NULL: any operation, union) and subresource (NULL or
  * "" for the main resource). An empty set if there is none. managed_fields

@@ -150,6 +150,44 @@ static void fields_v1_round_trip(void **state)
 	json_decref(in);
 }
 
+static void extract_owned_fields(void **state)
+{
+	(void)state;
+	json_t *applied =
+		J("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+		  "\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":2,"
+		  "\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\","
+		  "\"image\":\"app:1\"}]}}}}");
+	ks_fieldset *s = NULL;
+	ks_error err = {0};
+	assert_int_equal(
+		ks_fieldset_from_object(&s, applied, KS_SCOPE_MAIN, &err), 0);
+	/* The live object has defaults and a second container nobody
+	 * applied. */
+	json_t *live =
+		J("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+		  "\"metadata\":{\"name\":\"web\",\"uid\":\"u\"},"
+		  "\"spec\":{\"replicas\":3,\"revisionHistoryLimit\":10,"
+		  "\"template\":{\"spec\":{\"dnsPolicy\":\"ClusterFirst\","
+		  "\"containers\":[{\"name\":\"istio\",\"image\":\"i\"},"
+		  "{\"name\":\"app\",\"image\":\"app:1\","
+		  "\"imagePullPolicy\":\"Always\"}]}}},\"status\":{}}");
+	json_t *x = ks_fieldset_extract(s, live);
+	assert_json(x, "{\"spec\":{\"replicas\":3,\"template\":{\"spec\":"
+		       "{\"containers\":[{\"name\":\"app\",\"image\":"
+		       "\"app:1\"}]}}}}");
+	json_t *y = ks_fieldset_extract(s, applied);
+	/* Only replicas differs: that is the drift. */
+	json_object_set_new(json_object_get(x, "spec"), "replicas",
+			    json_integer(2));
+	assert_true(ks_json_equal(x, y));
+	json_decref(x);
+	json_decref(y);
+	json_decref(live);
+	json_decref(applied);
+	ks_fieldset_free(s);
+}
+
 static void set_algebra(void **state)
 {
 	(void)state;
@@ -508,6 +546,7 @@ static int fieldset_tests(void)
 		cmocka_unit_test(custom_resources_have_atomic_lists),
 		cmocka_unit_test(fields_v1_round_trip),
 		cmocka_unit_test(set_algebra),
+		cmocka_unit_test(extract_owned_fields),
 		cmocka_unit_test(update_records_created_fields),
 		cmocka_unit_test(apply_conflicts_like_the_server),
 		cmocka_unit_test(several_conflicts_are_grouped_by_manager),
