@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/values.h"
 #include "core/banned.h"
 
 #define KCL_MAX_DEPTH 200
@@ -959,31 +960,34 @@ typedef struct bctx {
 
 static int parse_value(parser *P, kctx ctx, json_t **out, ks_node_info *info);
 
-static const char *const refused_words[][2] = {
-	{"lambda", "lambda expressions are not supported"},
-	{"schema", "schema definitions are not supported"},
-	{"mixin", "mixins are not supported"},
-	{"protocol", "protocol definitions are not supported"},
-	{"rule", "rule definitions are not supported"},
-	{"for", "for comprehensions are not supported"},
+/* Words refused where a key starts (KCL lets other keywords, such as
+ * type, protocol or rule, name attributes in configs). */
+static const char *const key_refused[][2] = {
 	{"if", "if in configs is not supported"},
 	{"elif", "if in configs is not supported"},
 	{"else", "if in configs is not supported"},
-	{"not", "expressions (\"not\") are not supported; write the value"},
-	{"assert", "assert statements are not supported"},
-	{"Undefined", "Undefined is not supported; leave the field out"},
-	{"import", "import lines go at the top level"},
 };
 
-static const char *refused_word(const tok *t)
+/* Words refused where a value starts. */
+static const char *const value_refused[][2] = {
+	{"lambda", "lambda expressions are not supported"},
+	{"if", "conditional expressions (if ... else) are not supported"},
+	{"for", "for comprehensions are not supported"},
+	{"not", "expressions (\"not\") are not supported; write the value"},
+	{"Undefined", "Undefined is not supported; leave the field out"},
+};
+
+static const char *refused_in(const char *const (*list)[2], size_t n,
+			      const tok *t)
 {
-	for (size_t i = 0; i < sizeof(refused_words) / sizeof(refused_words[0]);
-	     i++) {
-		if (tok_is(t, refused_words[i][0]))
-			return refused_words[i][1];
+	for (size_t i = 0; i < n; i++) {
+		if (tok_is(t, list[i][0]))
+			return list[i][1];
 	}
 	return NULL;
 }
+
+#define REFUSED(list, t) refused_in(list, sizeof(list) / sizeof(list[0]), t)
 
 /*
  * After a value: what may follow it is a separator (a comma, which is
@@ -1118,7 +1122,7 @@ static int parse_key(parser *P, char **key, ks_mark *mark)
 		return -1;
 	}
 	if (t->kind == TK_NAME) {
-		const char *why = refused_word(t);
+		const char *why = REFUSED(key_refused, t);
 		if (why) {
 			perr(P, t->mark, "%s", why);
 			return -1;
@@ -1281,6 +1285,22 @@ static bool alias_known(const parser *P, const char *name, size_t n)
 	return false;
 }
 
+static void unknown_schema(parser *P, ks_mark at, const char *name, size_t n)
+{
+	enum { NS = sizeof(kschemas) / sizeof(kschemas[0]) };
+	const char *names[NS];
+	for (size_t i = 0; i < NS; i++)
+		names[i] = kschemas[i].name;
+	char *word = ks_xstrndup(name, n);
+	const char *hint = ks_did_you_mean(word, names, NS);
+	if (hint)
+		perr(P, at, "unknown schema \"%s\" (did you mean \"%s\"?)",
+		     word, hint);
+	else
+		perr(P, at, "unknown schema \"%s\"", word);
+	free(word);
+}
+
 /* Checks that a schema NAME fits the place CTX; reports when it does not.
  * Returns whether the instance takes a _type key. */
 static bool schema_fits(parser *P, kctx ctx, const char *name, ks_mark at)
@@ -1333,7 +1353,7 @@ static int parse_named(parser *P, kctx ctx, json_t **out, ks_node_info *info)
 		info->style = KS_STYLE_PLAIN;
 		return next(P);
 	}
-	const char *why = refused_word(t);
+	const char *why = REFUSED(value_refused, t);
 	if (why) {
 		perr(P, t->mark, "%s", why);
 		return -1;
@@ -1388,7 +1408,7 @@ static int parse_named(parser *P, kctx ctx, json_t **out, ks_node_info *info)
 		     "names it)",
 		     (int)first_n, first);
 	if (!s) {
-		perr(P, at, "unknown schema \"%.*s\"", (int)name_n, name);
+		unknown_schema(P, at, name, name_n);
 	} else {
 		typed = schema_fits(P, ctx, s->name, at);
 	}

@@ -116,7 +116,7 @@ run_case "missing colon" "^$F:1:7: expected \":\" or \"=\" after the key \"x\", 
 a: {x 1}
 EOF
 
-run_case "unknown schema" "^$F:7:13: unknown schema \"Servise\"" <<EOF
+run_case "unknown schema" "^$F:7:13: unknown schema \"Servise\" \\(did you mean \"Service\"\\?\\)" <<EOF
 $I
 a: ac.AppConfiguration {
   workload: wl.Servise {containers: {}}

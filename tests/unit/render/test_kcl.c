@@ -255,6 +255,11 @@ static void strings(void **state)
 	assert_json("a: {s: r\"\\d+${x}\\\"\"}",
 		    "{\"a\":{\"s\":\"\\\\d+${x}\\\\\\\"\"}}");
 	assert_json("a: {s: \"$5 {x}\"}", "{\"a\":{\"s\":\"$5 {x}\"}}");
+	/* KCL keywords that name attributes in configs. */
+	assert_json("a: {protocol: 1, type: 2, rule: 3, schema: 4, import: 5, "
+		    "True: 6}",
+		    "{\"a\":{\"protocol\":1,\"type\":2,\"rule\":3,"
+		    "\"schema\":4,\"import\":5,\"True\":6}}");
 	assert_json("a: {\"\": \"\", '#': \"#\"}",
 		    "{\"a\":{\"\":\"\",\"#\":\"#\"}}");
 }
@@ -405,6 +410,8 @@ static const struct bad bad_inputs[] = {
 	{"a: ac.Foo {}\n",
 	 "t.k:1:4: unknown module alias \"ac\" (no import line names it)"},
 	{"import x as ac\na: ac.Foo {}\n", "t.k:2:4: unknown schema \"Foo\""},
+	{"a: {workload: Servcie {}}\n",
+	 "t.k:1:15: unknown schema \"Servcie\" (did you mean \"Service\"?)"},
 	{"a: a.b.C {}\n",
 	 "t.k:1:4: expected a schema as alias.Schema, got \"a.b.C\""},
 	/* duplicates */
