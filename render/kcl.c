@@ -1021,7 +1021,7 @@ static int end_of_item(parser *P, enum tk closer, ks_mark open)
 	    tok_is(t, "is") || tok_is(t, "not") || t->kind == TK_OP ||
 	    t->kind == TK_PLUS || t->kind == TK_MINUS || t->kind == TK_STAR ||
 	    t->kind == TK_STARSTAR || t->kind == TK_AUG) {
-		if (!t->nl || t->kind != TK_STARSTAR) {
+		if (!t->nl || (t->kind != TK_STARSTAR && t->kind != TK_STAR)) {
 			perr(P, t->mark,
 			     "operators (\"%.*s\") are not supported; write "
 			     "the value itself",

@@ -445,6 +445,8 @@ static const struct bad bad_inputs[] = {
 	 "value itself"},
 	{"a: {x: f(1)}\n", "t.k:1:9: calls are not supported (\"f(...)\")"},
 	{"a: {**b}\n", "t.k:1:5: unpacking (**) is not supported"},
+	{"a: {x: 1\n  **b}\n", "t.k:2:3: unpacking (**) is not supported"},
+	{"a: {x: [1\n  *b]}\n", "t.k:2:3: unpacking (*) is not supported"},
 	{"a: {x.y: 1}\n",
 	 "t.k:1:6: dotted keys (a.b: value) are not supported; nest the "
 	 "blocks instead"},
