@@ -989,6 +989,40 @@ static const char *refused_in(const char *const (*list)[2], size_t n,
 
 #define REFUSED(list, t) refused_in(list, sizeof(list) / sizeof(list[0]), t)
 
+/* Reports a construct that continues a value on its line (an operator, a
+ * comprehension, a selector, ...); false when T is none of them. */
+static bool refused_after_value(parser *P)
+{
+	tok *t = &P->t;
+	const char *what = NULL;
+	if (tok_is(t, "for"))
+		what = "for comprehensions are not supported";
+	else if (tok_is(t, "if"))
+		what = "conditional expressions (if ... else) are not "
+		       "supported";
+	else if (t->kind == TK_DOT)
+		what = "selectors (value.name) are not supported";
+	else if (t->kind == TK_LBRACK)
+		what = "indexing (value[...]) is not supported";
+	else if (t->kind == TK_LPAREN)
+		what = "calls are not supported";
+	if (what) {
+		perr(P, t->mark, "%s", what);
+		return true;
+	}
+	if (tok_is(t, "and") || tok_is(t, "or") || tok_is(t, "in") ||
+	    tok_is(t, "is") || tok_is(t, "not") || t->kind == TK_OP ||
+	    t->kind == TK_PLUS || t->kind == TK_MINUS || t->kind == TK_STAR ||
+	    t->kind == TK_STARSTAR || t->kind == TK_AUG) {
+		perr(P, t->mark,
+		     "operators (\"%.*s\") are not supported; write the value "
+		     "itself",
+		     (int)t->n, t->p);
+		return true;
+	}
+	return false;
+}
+
 /*
  * After a value: what may follow it is a separator (a comma, which is
  * consumed, or a line break), or CLOSER (not consumed). Anything else is
@@ -1008,39 +1042,9 @@ static int end_of_item(parser *P, enum tk closer, ks_mark open)
 		     "supported; write one block");
 		return -1;
 	}
-	if (tok_is(t, "for")) {
-		perr(P, t->mark, "for comprehensions are not supported");
+	/* What starts a new line starts the next entry or statement. */
+	if (!t->nl && refused_after_value(P))
 		return -1;
-	}
-	if (tok_is(t, "if")) {
-		perr(P, t->mark,
-		     "conditional expressions (if ... else) are not supported");
-		return -1;
-	}
-	if (tok_is(t, "and") || tok_is(t, "or") || tok_is(t, "in") ||
-	    tok_is(t, "is") || tok_is(t, "not") || t->kind == TK_OP ||
-	    t->kind == TK_PLUS || t->kind == TK_MINUS || t->kind == TK_STAR ||
-	    t->kind == TK_STARSTAR || t->kind == TK_AUG) {
-		if (!t->nl || (t->kind != TK_STARSTAR && t->kind != TK_STAR)) {
-			perr(P, t->mark,
-			     "operators (\"%.*s\") are not supported; write "
-			     "the value itself",
-			     (int)t->n, t->p);
-			return -1;
-		}
-	}
-	if (t->kind == TK_DOT && !t->nl) {
-		perr(P, t->mark, "selectors (value.name) are not supported");
-		return -1;
-	}
-	if (t->kind == TK_LBRACK && !t->nl) {
-		perr(P, t->mark, "indexing (value[...]) is not supported");
-		return -1;
-	}
-	if (t->kind == TK_LPAREN && !t->nl) {
-		perr(P, t->mark, "calls are not supported");
-		return -1;
-	}
 	if (t->kind == TK_EOF && closer != TK_EOF) {
 		perr(P, open, "\"%s\" is never closed",
 		     closer == TK_RBRACE ? "{" : "[");

@@ -234,6 +234,7 @@ static void separators_and_layout(void **state)
 		    "b = {}\n",
 		    "{\"a\":{\"x\":1,\"y\":2,\"z\":3,\"w\":[1,2,3]},\"b\":{}}");
 	assert_json("a: {} # trailing comment\n# last\n", "{\"a\":{}}");
+	assert_json("a: {x: [1\n-2\n+3]}", "{\"a\":{\"x\":[1,-2,3]}}");
 	assert_json("a: {x: [], y: [[1], {}]}",
 		    "{\"a\":{\"x\":[],\"y\":[[1],{}]}}");
 	/* CRLF line ends and a byte order mark. */
@@ -454,6 +455,17 @@ static const struct bad bad_inputs[] = {
 	{"a: {x: Undefined}\n",
 	 "t.k:1:8: Undefined is not supported; leave the field out"},
 	{"if True:\n    a = 1\n", "t.k:1:1: if statements are not supported"},
+	{"a = {}\nif True:\n    a = 1\n",
+	 "t.k:2:1: if statements are not supported"},
+	{"a = {}\nfor x in []:\n    a = 1\n",
+	 "t.k:2:1: for loops are not supported"},
+	{"a: {x: 1\n  if True: y: 1}\n",
+	 "t.k:2:3: if in configs is not supported"},
+	{"a: {x: [1\n  for i in []]}\n",
+	 "t.k:2:3: for comprehensions are not supported"},
+	{"a: {x: {b: 1}\n  | {c: 2}}\n",
+	 "t.k:2:3: the | union operator on configs is not supported; write one "
+	 "block"},
 	{"a: {x: (1)}\n",
 	 "t.k:1:8: parenthesized expressions are not supported"},
 	/* strings */
