@@ -495,6 +495,7 @@ static void instance_labels(const ks_gen *g, const struct wl_instance *in,
 	bool job = wl->kind == KS_WL_JOB;
 	l->selector = gen_app_labels(g);
 	json_object_update(l->selector, in->cell_labels);
+	l->selector = gen_sorted(l->selector);
 	l->labels =
 		gen_strmap(job ? &g->ws->job_labels : &g->ws->service_labels);
 	json_t *t = gen_strmap(&wl->labels);

@@ -218,10 +218,11 @@ json_t *gen_sorted(json_t *obj)
 
 json_t *gen_app_labels(const ks_gen *g)
 {
-	return json_pack("{s:s, s:s, s:s}", "app.kubernetes.io/part-of",
-			 g->app->project, "app.kubernetes.io/name",
-			 g->app->name, "app.kubernetes.io/instance",
-			 g->app->fullname);
+	/* sorted by key, as every label map */
+	return json_pack("{s:s, s:s, s:s}", "app.kubernetes.io/instance",
+			 g->app->fullname, "app.kubernetes.io/name",
+			 g->app->name, "app.kubernetes.io/part-of",
+			 g->app->project);
 }
 
 json_t *gen_owner_labels(const ks_gen *g)
