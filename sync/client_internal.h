@@ -1,0 +1,54 @@
+/*
+ * The client's fields, shared by client.c and discovery.c.
+ */
+#ifndef KS_SYNC_CLIENT_INTERNAL_H
+#define KS_SYNC_CLIENT_INTERNAL_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "sync/kube.h"
+
+#define KS_SHARE_LOCKS 8
+#define KS_POOL_MAX 8
+
+/* One discovered resource; strings owned, never freed before the client
+ * (callers hold borrowed pointers). */
+struct ks_disc_entry {
+	char *api_version;
+	char *kind;
+	char *name;
+	bool namespaced;
+	unsigned verbs;
+};
+
+struct ks_kube_client {
+	ks_kube_config *cfg;
+	ks_kube_client_opts opts;
+	char *user_agent;
+	char *base;		       /* URL prefix, with tls-server-name */
+	struct curl_slist *connect_to; /* for tls-server-name */
+	CURLSH *share;
+	pthread_mutex_t share_mu[KS_SHARE_LOCKS];
+	pthread_mutex_t mu; /* everything below */
+	pthread_cond_t pool_cv;
+	CURL *pool[KS_POOL_MAX];
+	size_t npool;
+	CURL *free_handles[KS_POOL_MAX];
+	size_t nfree;
+	ks_kube_ratelimit rl;
+	char *file_token;
+	int64_t file_token_at;
+	ks_kube_cred cred;
+	bool have_cred;
+	/* discovery */
+	struct ks_disc_entry *disc;
+	size_t ndisc, adisc;
+	char **fetched_gv; /* group/versions fetched at least once */
+	size_t nfetched;
+};
+
+void ks_kube_discovery_release(ks_kube_client *c);
+
+#endif
