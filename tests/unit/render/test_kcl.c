@@ -5,12 +5,15 @@
  */
 #include "ks_test.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/doc.h"
 #include "core/error.h"
+#include "core/mem.h"
+#include "core/yaml.h"
 #include "render/internal.h"
 
 #define HDR                                                                    \
@@ -586,6 +589,151 @@ static void deep_nesting_is_an_error(void **state)
 	free(src);
 }
 
+/* Drops `_type: Service`, which the YAML form may leave out, from every
+ * app's workload. */
+static void drop_service_type(json_t *root)
+{
+	const char *app;
+	json_t *v;
+	json_object_foreach(root, app, v)
+	{
+		json_t *wl = json_object_get(v, "workload");
+		json_t *t = json_object_get(wl, "_type");
+		if (t && strcmp(json_string_value(t), "Service") == 0)
+			json_object_del(wl, "_type");
+	}
+}
+
+/* Every non-string scalar must carry the same raw text in both forms (the
+ * validator takes it as written where a string is wanted). */
+static void same_raws(const ks_doc *y, const json_t *yv, const ks_doc *k,
+		      const json_t *kv)
+{
+	if (json_is_object(yv)) {
+		const char *key;
+		json_t *c;
+		json_object_foreach((json_t *)yv, key, c)
+		{
+			const ks_node_info *yi = ks_doc_key_info(y, yv, key);
+			const ks_node_info *ki = ks_doc_key_info(k, kv, key);
+			assert_non_null(yi);
+			assert_non_null(ki);
+			assert_true(ki->key.line > 0 && ki->value.line > 0);
+			if (!json_is_string(c) && yi->raw) {
+				assert_non_null(ki->raw);
+				assert_string_equal(yi->raw, ki->raw);
+			}
+			same_raws(y, c, k, json_object_get(kv, key));
+		}
+	} else if (json_is_array(yv)) {
+		for (size_t i = 0; i < json_array_size(yv); i++) {
+			const ks_node_info *yi = ks_doc_index_info(y, yv, i);
+			const ks_node_info *ki = ks_doc_index_info(k, kv, i);
+			assert_non_null(yi);
+			assert_non_null(ki);
+			json_t *c = json_array_get(yv, i);
+			if (!json_is_string(c) && yi->raw) {
+				assert_non_null(ki->raw);
+				assert_string_equal(yi->raw, ki->raw);
+			}
+			same_raws(y, c, k, json_array_get(kv, i));
+		}
+	}
+}
+
+/* Parses every app file of DIR with SUFFIX into one merged object; the
+ * documents go to DOCS (the caller frees them). */
+static json_t *load_stack(const char *dir, const char *suffix, ks_doc **docs,
+			  size_t *ndocs)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	json_t *all = json_object();
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name), sl = strlen(suffix);
+		if (n <= sl || strcmp(e->d_name + n - sl, suffix) != 0 ||
+		    strcmp(e->d_name, "stack.yaml") == 0)
+			continue;
+		char *path = ks_xasprintf("%s/%s", dir, e->d_name);
+		char *buf = NULL;
+		size_t len = 0;
+		ks_error err = {0};
+		assert_int_equal(ks_read_file(path, 1 << 20, &buf, &len, &err),
+				 0);
+		ks_errlist *errs = ks_errlist_new();
+		ks_doc *doc = NULL;
+		int rc = strcmp(suffix, ".k") == 0
+				 ? ks_kcl_parse(&doc, buf, len, path, errs)
+				 : ks_yaml_parse(&doc, buf, len, path, 0, errs);
+		if (rc != 0)
+			ks_errlist_print(errs, stderr, 10);
+		assert_int_equal(rc, 0);
+		json_object_update(all, ks_doc_root(doc));
+		docs[(*ndocs)++] = doc;
+		ks_errlist_free(errs);
+		free(buf);
+		free(path);
+	}
+	closedir(d);
+	return all;
+}
+
+static void twins_read_alike(void **state)
+{
+	(void)state;
+	static const char *const stacks[] = {"demo/prod", "shop/dev"};
+	for (size_t s = 0; s < sizeof(stacks) / sizeof(stacks[0]); s++) {
+		char *kdir = ks_xasprintf("%s/tests/kcl/twin-kcl/%s",
+					  ks_test_source_dir(), stacks[s]);
+		char *ydir = ks_xasprintf("%s/tests/kcl/twin-yaml/%s",
+					  ks_test_source_dir(), stacks[s]);
+		ks_doc *kd[8], *yd[8];
+		size_t nk = 0, ny = 0;
+		json_t *k = load_stack(kdir, ".k", kd, &nk);
+		json_t *y = load_stack(ydir, ".yaml", yd, &ny);
+		assert_true(nk > 0 && ny > 0);
+		assert_true(json_object_size(k) > 0);
+		/* Positions and raws, app by app, before _type is dropped. */
+		const char *app;
+		json_t *yv;
+		json_object_foreach(y, app, yv)
+		{
+			const ks_doc *ydoc = NULL, *kdoc = NULL;
+			for (size_t i = 0; i < ny; i++)
+				if (ks_doc_key_info(yd[i], ks_doc_root(yd[i]),
+						    app))
+					ydoc = yd[i];
+			for (size_t i = 0; i < nk; i++)
+				if (ks_doc_key_info(kd[i], ks_doc_root(kd[i]),
+						    app))
+					kdoc = kd[i];
+			assert_non_null(ydoc);
+			assert_non_null(kdoc);
+			same_raws(ydoc, yv, kdoc, json_object_get(k, app));
+		}
+		json_t *kc = json_deep_copy(k), *yc = json_deep_copy(y);
+		drop_service_type(kc);
+		drop_service_type(yc);
+		if (!json_equal(kc, yc)) {
+			char *a = json_dumps(yc, JSON_PRESERVE_ORDER);
+			char *b = json_dumps(kc, JSON_PRESERVE_ORDER);
+			fail_msg("%s: the twins differ\nyaml %s\nkcl  %s",
+				 stacks[s], a, b);
+		}
+		json_decref(kc);
+		json_decref(yc);
+		json_decref(k);
+		json_decref(y);
+		for (size_t i = 0; i < nk; i++)
+			ks_doc_free(kd[i]);
+		for (size_t i = 0; i < ny; i++)
+			ks_doc_free(yd[i]);
+		free(kdir);
+		free(ydir);
+	}
+}
+
 static int kcl_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +750,7 @@ static int kcl_tests(void)
 		cmocka_unit_test(nul_byte_in_source),
 		cmocka_unit_test(errors_after_semantic_ones_are_collected),
 		cmocka_unit_test(deep_nesting_is_an_error),
+		cmocka_unit_test(twins_read_alike),
 	};
 	return cmocka_run_group_tests_name("render/kcl", tests, NULL, NULL);
 }
