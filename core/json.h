@@ -17,6 +17,12 @@ int ks_json_pretty(ks_buf *out, const json_t *v);
  * escaped. Returns a heap string (free()); *len gets its length if non-NULL. */
 char *ks_json_canonical(const json_t *v, size_t *len);
 
+/* Formats a finite real as its shortest round-trip decimal text, the way
+ * ECMAScript prints numbers (1e+21, 1.5e-7, 0.1), but with ".0" added when
+ * the text would otherwise read back as an integer ("3.0"). BUF should hold
+ * 32 bytes. Used by ks_json_pretty and ks_yaml_emit. */
+void ks_json_format_real(double d, char *buf, size_t size);
+
 /* SHA-256 of (p, n) as 64 lowercase hex digits and a NUL. */
 void ks_sha256_hex(const void *p, size_t n, char out[65]);
 
