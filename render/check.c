@@ -199,7 +199,7 @@ bool ks_vint_range(ks_vctx *c, const ks_vnode *n, int64_t lo, int64_t hi,
 		*out = v;
 		return true;
 	}
-	if (hi == INT64_MAX)
+	if (v < lo && hi >= INT32_MAX)
 		ks_verr(c, n->val, n->path,
 			"expected an integer >= %" PRId64 ", got %" PRId64, lo,
 			v);

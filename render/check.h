@@ -64,8 +64,9 @@ bool ks_vlist(ks_vctx *c, const ks_vnode *n);
  * (reported) otherwise. The result is arena memory. */
 const char *ks_vstring(ks_vctx *c, const ks_vnode *n);
 bool ks_vint(ks_vctx *c, const ks_vnode *n, int64_t *out);
-/* An int within [lo, hi]; "expected an integer >= LO" when hi is
- * INT64_MAX, else "expected an integer from LO to HI". */
+/* An int within [lo, hi]; "expected an integer >= LO" for a value below
+ * LO when HI is INT32_MAX or more (no bound worth naming), else "expected
+ * an integer from LO to HI". */
 bool ks_vint_range(ks_vctx *c, const ks_vnode *n, int64_t lo, int64_t hi,
 		   int64_t *out);
 bool ks_vbool(ks_vctx *c, const ks_vnode *n, bool *out);
