@@ -424,23 +424,11 @@ int ks_render_dirs(json_t **out, const char *const *dirs, size_t ndirs,
 	return rc;
 }
 
-/* TEMPORARY: the YAML emitter is not in core/yaml.c yet; a weak reference
- * keeps kusync linking meanwhile (JSON is valid YAML). To be removed as soon
- * as ks_yaml_emit lands. */
-#pragma weak ks_yaml_emit
-
-static int emit_yaml(ks_buf *out, const json_t *v)
-{
-	if (ks_yaml_emit)
-		return ks_yaml_emit(out, v);
-	return ks_json_pretty(out, v);
-}
-
 int ks_render_write(ks_buf *out, const json_t *spec,
 		    enum ks_render_format format)
 {
 	if (format == KS_OUT_SPEC)
-		return emit_yaml(out, spec);
+		return ks_yaml_emit(out, spec);
 	if (format == KS_OUT_JSON)
 		return ks_json_pretty(out, spec);
 	const json_t *res = json_object_get(spec, "resources");
@@ -451,7 +439,7 @@ int ks_render_write(ks_buf *out, const json_t *spec,
 		int rc = ks_buf_puts(out, "---\n");
 		if (rc < 0)
 			return rc;
-		rc = emit_yaml(out, json_object_get(v, "attributes"));
+		rc = ks_yaml_emit(out, json_object_get(v, "attributes"));
 		if (rc < 0)
 			return rc;
 	}
