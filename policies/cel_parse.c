@@ -337,7 +337,8 @@ static cel_node *parse_macro(parser *p, cel_node *target, int m,
 	if (p->tok.type != T_RPAREN)
 		fail_at(p, p->tok.line, p->tok.col, KS_EINVAL,
 			"%.*s() takes %s arguments", (int)nametok->len,
-			nametok->start, m == M_MAP ? "2 or 3" : "2");
+			nametok->start,
+			m == M_MAP || m == M_MAP_FILTER ? "2 or 3" : "2");
 	next(p);
 	cel_node *n =
 		mknode(p, N_COMPRE, nametok->line, nametok->col, a2 ? 3 : 2);
@@ -427,6 +428,10 @@ static cel_node *parse_ident_primary(parser *p, int root_only)
 		if (root_only)
 			fail_at(p, id.line, id.col, KS_EINVAL,
 				"undeclared reference to '.%.*s'", (int)id.len,
+				id.start);
+		if (!is_name(&id, "has") && !find_fn(id.start, id.len))
+			fail_at(p, id.line, id.col, KS_EINVAL,
+				"undeclared reference to '%.*s'", (int)id.len,
 				id.start);
 		next(p);
 		nodevec args = {.arena = p->prog->arena};
@@ -544,7 +549,9 @@ static cel_node *parse_member_suffix(parser *p, cel_node *n)
 	for (;;) {
 		if (p->tok.type == T_DOT) {
 			next(p);
-			if (p->tok.type != T_IDENT)
+			/* Reserved words are fine as field names: objects
+			 * have metadata.namespace (cel-go agrees). */
+			if (p->tok.type != T_IDENT && p->tok.type != T_RESERVED)
 				syntax_error(p, "a field or method name");
 			cel_token id = p->tok;
 			next(p);
