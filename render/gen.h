@@ -27,6 +27,7 @@ struct gen_res {
 	json_t *attrs; /* owned */
 	int rank;
 	size_t seq; /* generation order, for a stable sort */
+	char *id;   /* set when ordering; heap */
 };
 
 typedef struct ks_gen {

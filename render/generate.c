@@ -102,6 +102,7 @@ void gen_add(ks_gen *g, json_t *attrs)
 	g->res[g->nres].attrs = attrs;
 	g->res[g->nres].rank = ks_kind_rank(kind);
 	g->res[g->nres].seq = g->nres;
+	g->res[g->nres].id = NULL;
 	g->nres++;
 }
 
@@ -312,21 +313,38 @@ static char *attrs_id(const json_t *attrs)
 		json_string_value(json_object_get(meta, "name")));
 }
 
-/* Sorts the resources and appends their entries to OUT, each depending
- * on the Namespace and on every earlier-ranked resource of the app. */
-static void emit(ks_gen *g, json_t *out)
+/* Sorts the resources and gives each its id; two resources of the app
+ * with one id (a workload secret named like a database's, say) would
+ * overwrite each other in the cluster: an error. */
+static void order(ks_gen *g)
 {
 	qsort(g->res, g->nres, sizeof(*g->res), res_cmp);
-	char **ids = ks_xcalloc(g->nres + 1, sizeof(*ids));
+	for (size_t i = 0; i < g->nres; i++) {
+		g->res[i].id = attrs_id(g->res[i].attrs);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(g->res[j].id, g->res[i].id))
+				continue;
+			char *parts = gen_parts(g, NULL);
+			gen_error(g, "two resources have the id \"%s\" (%s)",
+				  g->res[i].id, parts);
+			free(parts);
+			break;
+		}
+	}
+}
+
+/* Appends the entries to OUT, each depending on the Namespace and on
+ * every earlier-ranked resource of the app. */
+static void emit(ks_gen *g, json_t *out)
+{
 	char *ns_id = ks_resource_id("v1", "Namespace", NULL, g->ns);
 	for (size_t i = 0; i < g->nres; i++) {
 		json_t *attrs = g->res[i].attrs;
-		ids[i] = attrs_id(attrs);
 		json_t *deps = json_array();
 		json_array_append_new(deps, json_string(ns_id));
 		for (size_t j = 0; j < i && g->res[j].rank < g->res[i].rank;
 		     j++)
-			json_array_append_new(deps, json_string(ids[j]));
+			json_array_append_new(deps, json_string(g->res[j].id));
 		const char *av =
 			json_string_value(json_object_get(attrs, "apiVersion"));
 		const char *kind =
@@ -336,15 +354,12 @@ static void emit(ks_gen *g, json_t *out)
 		json_object_set_new(ext, "kusync.io/app",
 				    json_string(g->app->fullname));
 		json_array_append_new(
-			out,
-			json_pack("{s:s, s:s, s:o, s:o, s:o}", "id", ids[i],
-				  "type", "Kubernetes", "attributes", attrs,
-				  "dependsOn", deps, "extensions", ext));
+			out, json_pack("{s:s, s:s, s:o, s:o, s:o}", "id",
+				       g->res[i].id, "type", "Kubernetes",
+				       "attributes", attrs, "dependsOn", deps,
+				       "extensions", ext));
 		g->res[i].attrs = NULL;
 	}
-	for (size_t i = 0; i < g->nres; i++)
-		free(ids[i]);
-	free(ids);
 	free(ns_id);
 }
 
@@ -400,10 +415,13 @@ int ks_generate_app(json_t *resources, const ks_app *app,
 	gen_services(&g);
 	gen_secrets(&g);
 	gen_monitors(&g);
+	order(&g);
 	if (!g.nerrors)
 		emit(&g, resources);
-	for (size_t i = 0; i < g.nres; i++)
+	for (size_t i = 0; i < g.nres; i++) {
 		json_decref(g.res[i].attrs);
+		free(g.res[i].id);
+	}
 	free(g.res);
 	json_decref(g.mon_labels);
 	json_decref(g.mon_annotations);

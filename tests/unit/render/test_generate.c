@@ -1020,6 +1020,29 @@ static void service_name_must_start_with_letter(void **state)
 	fx_free(&f);
 }
 
+static void duplicate_ids_are_errors(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f, "demo", "prod", "web");
+	f.app.databases = ks_arena_alloc(f.a, sizeof(ks_database));
+	f.app.databases[0] = (ks_database){"main", KS_DB_MYSQL, "8.0"};
+	f.app.ndatabases = 1;
+	static const char *const kv[] = {"k", "v"};
+	f.app.workload.secrets = ks_arena_alloc(f.a, sizeof(ks_secret));
+	f.app.workload.secrets[0] = (ks_secret){"main-mysql", KS_SECRET_OPAQUE,
+						strmap(f.a, 1, kv), false};
+	f.app.workload.nsecrets = 1;
+	assert_int_equal(fx_run(&f, "demo-prod"), KS_EINVAL);
+	assert_int_equal(json_array_size(f.out), 0);
+	assert_int_equal(ks_errlist_count(f.errs), 1);
+	assert_string_equal(ks_errlist_get(f.errs, 0),
+			    "prod/app.yaml:3:1: web: two resources have the id "
+			    "\"v1:Secret:demo-prod:main-mysql\" (project "
+			    "\"demo\", stack \"prod\", app \"web\")");
+	fx_free(&f);
+}
+
 static int generate_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1043,6 +1066,7 @@ static int generate_tests(void)
 		cmocka_unit_test(service_name_too_long),
 		cmocka_unit_test(cronjob_name_too_long_per_cell),
 		cmocka_unit_test(service_name_must_start_with_letter),
+		cmocka_unit_test(duplicate_ids_are_errors),
 	};
 	return cmocka_run_group_tests_name("render/generate", tests, NULL,
 					   NULL);
