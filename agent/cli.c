@@ -23,6 +23,14 @@ static const ks_command commands[] = {
 #ifdef KS_HAVE_POLICIES
 	{"eval", "evaluate one CEL expression", ks_usage_eval, ks_cmd_eval},
 #endif
+#ifdef KS_HAVE_SYNC
+	{"preview", "show what apply would change in the cluster",
+	 ks_usage_preview, ks_cmd_preview},
+	{"apply", "apply stacks to the cluster (server-side apply)",
+	 ks_usage_apply, ks_cmd_apply},
+	{"drift", "compare the cluster with what the stacks render to",
+	 ks_usage_drift, ks_cmd_drift},
+#endif
 #ifdef KS_HAVE_DEVCLUSTER
 	{"devcluster", "run a local Kubernetes API server for trying kusync",
 	 ks_usage_devcluster, ks_cmd_devcluster},

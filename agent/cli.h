@@ -39,4 +39,11 @@ extern const char ks_usage_render[];
 extern const char ks_usage_devcluster[];
 extern const char ks_usage_eval[];
 
+int ks_cmd_preview(int argc, char **argv);
+int ks_cmd_apply(int argc, char **argv);
+int ks_cmd_drift(int argc, char **argv);
+extern const char ks_usage_preview[];
+extern const char ks_usage_apply[];
+extern const char ks_usage_drift[];
+
 #endif

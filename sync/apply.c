@@ -1,0 +1,696 @@
+/*
+ * Reading live state for a plan, applying it (server-side apply in
+ * dependency order, bounded parallelism), pruning and waiting for health.
+ */
+#include "sync/sync.h"
+
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync/internal.h"
+#include "core/banned.h"
+
+/* Kinds kusync renders, listed even when the Spec has none of them any
+ * more (an app that left the stack leaves its objects behind). */
+static const char *const rendered_kinds[][2] = {
+	{"v1", "ConfigMap"},
+	{"v1", "Secret"},
+	{"v1", "Service"},
+	{"v1", "PersistentVolumeClaim"},
+	{"apps/v1", "Deployment"},
+	{"apps/v1", "StatefulSet"},
+	{"batch/v1", "Job"},
+	{"batch/v1", "CronJob"},
+	{"apps.kusionstack.io/v1alpha1", "CollaSet"},
+	{"apps.kusionstack.io/v1alpha1", "PodTransitionRule"},
+	{"monitoring.coreos.com/v1", "ServiceMonitor"},
+	{"monitoring.coreos.com/v1", "PodMonitor"},
+};
+
+static char *stack_selector(const ks_sync_plan *p)
+{
+	ks_buf b;
+	ks_buf_init(&b, 0);
+	ks_buf_printf(&b, "%s in (", KS_LABEL_STACK);
+	for (size_t i = 0; i < p->nstacks; i++)
+		ks_buf_printf(&b, "%s%s", i ? "," : "", p->stacks[i]);
+	ks_buf_puts(&b, ")");
+	return ks_buf_detach(&b, NULL);
+}
+
+static int list_kind(ks_kube_client *c, const char *av, const char *kind,
+		     const char *selector, bool required, json_t *into,
+		     json_t *seen, ks_error *err)
+{
+	char *key = ks_xasprintf("%s/%s", av, kind);
+	bool dup = json_object_get(seen, key) != NULL;
+	json_object_set_new(seen, key, json_true());
+	free(key);
+	if (dup)
+		return 0;
+	ks_kube_resource r;
+	ks_error e2;
+	int rc = ks_kube_discover(c, av, kind, &r, &e2);
+	if (rc == KS_ENOTFOUND)
+		return 0; /* not served: nothing of it can be live */
+	if (rc) {
+		*err = e2;
+		return rc;
+	}
+	(void)required;
+	if (!(r.verbs & KS_VERB_LIST))
+		return 0;
+	json_t *items = NULL;
+	rc = ks_kube_list(c, &r, NULL, selector, &items, err);
+	if (rc)
+		return rc;
+	json_array_extend(into, items);
+	json_decref(items);
+	return 0;
+}
+
+int ks_sync_fetch_live(ks_kube_client *c, const ks_sync_plan *scope,
+		       const json_t *spec, json_t **out, ks_error *err)
+{
+	json_t *live = json_array();
+	json_t *seen = json_object();
+	char *sel = stack_selector(scope);
+	int rc = 0;
+	json_object_set_new(seen, "v1/Namespace", json_true());
+	ks_kube_resource nsr;
+	rc = ks_kube_discover(c, "v1", "Namespace", &nsr, err);
+	if (!rc) {
+		json_t *items = NULL;
+		rc = ks_kube_list(c, &nsr, NULL, KS_LABEL_MANAGED_BY "=kusync",
+				  &items, err);
+		if (!rc) {
+			json_array_extend(live, items);
+			json_decref(items);
+		}
+	}
+	size_t i;
+	const json_t *res;
+	json_array_foreach(json_object_get(spec, "resources"), i, res)
+	{
+		if (rc || !scope->nstacks)
+			break;
+		const json_t *a = json_object_get(res, "attributes");
+		const char *av =
+			json_string_value(json_object_get(a, "apiVersion"));
+		const char *kind =
+			json_string_value(json_object_get(a, "kind"));
+		if (av && kind)
+			rc = list_kind(c, av, kind, sel, true, live, seen, err);
+	}
+	for (size_t k = 0;
+	     !rc && scope->nstacks &&
+	     k < sizeof(rendered_kinds) / sizeof(rendered_kinds[0]);
+	     k++)
+		rc = list_kind(c, rendered_kinds[k][0], rendered_kinds[k][1],
+			       sel, false, live, seen, err);
+	free(sel);
+	json_decref(seen);
+	if (rc) {
+		json_decref(live);
+		return rc;
+	}
+	*out = live;
+	return 0;
+}
+
+char *ks_sync_password(size_t len)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
+				       "mnopqrstuvwxyz0123456789";
+	const size_t n = sizeof(alphabet) - 1; /* 62 */
+	char *pw = ks_xmalloc(len + 1);
+	size_t o = 0;
+	while (o < len) {
+		unsigned char buf[64];
+		if (RAND_bytes(buf, sizeof(buf)) != 1)
+			abort(); /* no CSPRNG: never fall back to rand() */
+		for (size_t i = 0; i < sizeof(buf) && o < len; i++) {
+			/* rejection sampling keeps the choice uniform */
+			if (buf[i] >= 248)
+				continue;
+			pw[o++] = alphabet[buf[i] % n];
+		}
+	}
+	pw[len] = '\0';
+	return pw;
+}
+
+/* ---- applying ---- */
+
+enum state { ST_PENDING, ST_DONE, ST_FAILED, ST_SKIPPED };
+
+struct job {
+	ks_kube_client *c;
+	ks_sync_plan *plan;
+	const ks_sync_apply_opts *opts;
+	enum state *state;
+	char **result;	/* "applied", "created", ... */
+	char **message; /* failure text */
+	char **password;
+	size_t *queue; /* indexes of this wave */
+	size_t nqueue;
+	size_t next;
+	pthread_mutex_t mu;
+};
+
+static const char *meta_str(const json_t *obj, const char *key)
+{
+	return json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+static const char *annotation(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(obj, "metadata"),
+				"annotations"),
+		key));
+}
+
+/* Passwords for generate Secrets that do not exist yet: a database's two
+ * Secrets (<db>-<e>-local-secret and <db>-<e>) share one, reusing the
+ * value of whichever of them already exists. */
+static void plan_passwords(ks_sync_plan *p, char **pw)
+{
+	for (size_t i = 0; i < p->nitems; i++) {
+		ks_sync_item *it = &p->items[i];
+		if (!it->generate || it->live || !it->desired ||
+		    it->action != KS_ACT_CREATE)
+			continue;
+		const char *name = meta_str(it->desired, "name");
+		const char *ns = meta_str(it->desired, "namespace");
+		size_t base = strlen(name);
+		const char *suffix = "-local-secret";
+		if (base > strlen(suffix) &&
+		    !strcmp(name + base - strlen(suffix), suffix))
+			base -= strlen(suffix);
+		for (size_t j = 0; j < p->nitems && !pw[i]; j++) {
+			ks_sync_item *o = &p->items[j];
+			if (j == i || !o->generate || !o->desired)
+				continue;
+			const char *on = meta_str(o->desired, "name");
+			const char *ons = meta_str(o->desired, "namespace");
+			if (!ns || !ons || strcmp(ns, ons) ||
+			    strncmp(on, name, base) ||
+			    (on[base] && strcmp(on + base, suffix)))
+				continue;
+			if (pw[j]) {
+				pw[i] = ks_xstrdup(pw[j]);
+			} else if (o->live) {
+				const char *v = json_string_value(
+					json_object_get(json_object_get(o->live,
+									"data"),
+							"password"));
+				char *dec = NULL;
+				size_t len = 0;
+				if (v && !ks_sync_base64_decode(v, &dec, &len))
+					pw[i] = dec;
+				else
+					free(dec);
+			}
+		}
+		if (!pw[i])
+			pw[i] = ks_sync_password(24);
+	}
+}
+
+static int create_generated(struct job *j, size_t i, const ks_kube_resource *r,
+			    ks_error *err)
+{
+	ks_sync_item *it = &j->plan->items[i];
+	json_t *obj = json_deep_copy(it->desired);
+	json_t *data = json_object_get(obj, "data");
+	if (!json_is_object(data)) {
+		data = json_object();
+		json_object_set_new(obj, "data", data);
+	}
+	char *b64 =
+		ks_sync_base64_encode(j->password[i], strlen(j->password[i]));
+	json_object_set_new(data, "password", json_string(b64));
+	free(b64);
+	char *body = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	char *base = ks_kube_path(r, meta_str(it->desired, "namespace"), NULL);
+	char *path =
+		ks_xasprintf("%s?fieldManager=" KS_SYNC_GENERATE_MANAGER, base);
+	char *what = ks_xasprintf("create \"%s\"", it->id);
+	ks_kube_req req = {.method = "POST",
+			   .path = path,
+			   .body = body,
+			   .body_len = strlen(body),
+			   .what = what};
+	ks_kube_resp resp;
+	int rc = ks_kube_request(j->c, &req, &resp, err);
+	if (rc == KS_ECONFLICT)
+		rc = 0; /* it exists already: never overwrite a password */
+	ks_kube_resp_release(&resp);
+	free(what);
+	free(path);
+	free(base);
+	/* The body held the password: clear it before freeing. */
+	memset(body, 0, strlen(body));
+	free(body);
+	return rc;
+}
+
+static int ssa(struct job *j, size_t i, const ks_kube_resource *r, long *status,
+	       ks_error *err)
+{
+	ks_sync_item *it = &j->plan->items[i];
+	char *body = json_dumps(it->desired, JSON_COMPACT);
+	char *base = ks_kube_path(r, meta_str(it->desired, "namespace"),
+				  meta_str(it->desired, "name"));
+	char *path = ks_xasprintf(
+		"%s?fieldManager=" KS_SYNC_MANAGER "&force=true", base);
+	char *what = ks_xasprintf("apply \"%s\"", it->id);
+	ks_kube_req req = {.method = "PATCH",
+			   .path = path,
+			   .content_type = "application/apply-patch+yaml",
+			   .body = body,
+			   .body_len = strlen(body),
+			   .what = what};
+	ks_kube_resp resp;
+	int rc = ks_kube_request(j->c, &req, &resp, err);
+	*status = resp.status;
+	ks_kube_resp_release(&resp);
+	free(what);
+	free(path);
+	free(base);
+	free(body);
+	return rc;
+}
+
+static int delete_object(ks_kube_client *c, const ks_kube_resource *r,
+			 const char *ns, const char *name, const char *id,
+			 ks_error *err)
+{
+	char *path = ks_kube_path(r, ns, name);
+	char *what = ks_xasprintf("delete \"%s\"", id);
+	const char *body = "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+			   "\"propagationPolicy\":\"Background\"}";
+	ks_kube_req req = {.method = "DELETE",
+			   .path = path,
+			   .body = body,
+			   .body_len = strlen(body),
+			   .what = what};
+	ks_kube_resp resp;
+	int rc = ks_kube_request(c, &req, &resp, err);
+	if (rc == KS_ENOTFOUND)
+		rc = 0;
+	ks_kube_resp_release(&resp);
+	free(what);
+	free(path);
+	return rc;
+}
+
+/* GETs the object; *out NULL when it does not exist. */
+static int get_object(ks_kube_client *c, const ks_kube_resource *r,
+		      const char *ns, const char *name, const char *id,
+		      json_t **out, ks_error *err)
+{
+	char *path = ks_kube_path(r, ns, name);
+	char *what = ks_xasprintf("get \"%s\"", id);
+	ks_kube_req req = {.method = "GET", .path = path, .what = what};
+	ks_kube_resp resp;
+	int rc = ks_kube_request(c, &req, &resp, err);
+	*out = NULL;
+	if (rc == KS_ENOTFOUND)
+		rc = 0;
+	else if (!rc)
+		*out = json_incref(resp.json);
+	ks_kube_resp_release(&resp);
+	free(what);
+	free(path);
+	return rc;
+}
+
+static bool immutable_refusal(const ks_error *e)
+{
+	return strstr(e->msg, "field is immutable") != NULL;
+}
+
+static bool replaceable(const json_t *obj)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *ann = annotation(obj, KS_ANN_REPLACE);
+	return (kind && !strcmp(kind, "Job")) || (ann && !strcmp(ann, "true"));
+}
+
+/* Deletes the object and waits (up to 60 s) until it is gone. */
+static int replace_delete(struct job *j, const ks_kube_resource *r,
+			  const ks_sync_item *it, ks_error *err)
+{
+	const char *ns = meta_str(it->desired, "namespace");
+	const char *name = meta_str(it->desired, "name");
+	int rc = delete_object(j->c, r, ns, name, it->id, err);
+	for (int k = 0; !rc && k < 600; k++) {
+		json_t *o = NULL;
+		rc = get_object(j->c, r, ns, name, it->id, &o, err);
+		if (!rc && !o)
+			return 0;
+		json_decref(o);
+		ks_sync_sleep_ms(100);
+	}
+	if (!rc)
+		rc = ks_error_set(err, KS_ERROR,
+				  "replace \"%s\": the old object was not "
+				  "deleted within 60s",
+				  it->id);
+	return rc;
+}
+
+static void apply_one(struct job *j, size_t i)
+{
+	ks_sync_item *it = &j->plan->items[i];
+	for (size_t k = 0; k < it->ndeps; k++) {
+		enum state ds = j->state[it->deps[k]];
+		if (ds == ST_FAILED || ds == ST_SKIPPED) {
+			j->state[i] = ST_SKIPPED;
+			j->result[i] = ks_xstrdup("skipped");
+			j->message[i] = ks_xasprintf(
+				"skipped \"%s\": it depends on \"%s\", which "
+				"was not applied",
+				it->id, j->plan->items[it->deps[k]].id);
+			return;
+		}
+	}
+	ks_error err;
+	ks_kube_resource r;
+	const char *av =
+		json_string_value(json_object_get(it->desired, "apiVersion"));
+	const char *kind =
+		json_string_value(json_object_get(it->desired, "kind"));
+	int rc = ks_kube_discover(j->c, av, kind, &r, &err);
+	if (rc) {
+		char msg[sizeof(err.msg)];
+		snprintf(msg, sizeof(msg), "%s", err.msg);
+		ks_error_set(&err, rc, "apply \"%s\": %s", it->id, msg);
+	}
+	if (!rc && it->generate && !it->live && j->password[i])
+		rc = create_generated(j, i, &r, &err);
+	long status = 0;
+	if (!rc)
+		rc = ssa(j, i, &r, &status, &err);
+	if (rc && status == 422 && immutable_refusal(&err) &&
+	    replaceable(it->desired)) {
+		if (j->opts->progress)
+			fprintf(j->opts->progress,
+				"replacing %s (immutable fields changed)\n",
+				it->id);
+		rc = replace_delete(j, &r, it, &err);
+		if (!rc)
+			rc = ssa(j, i, &r, &status, &err);
+	}
+	if (rc) {
+		j->state[i] = ST_FAILED;
+		j->result[i] = ks_xstrdup("failed");
+		j->message[i] = ks_xstrdup(err.msg);
+		return;
+	}
+	j->state[i] = ST_DONE;
+	j->result[i] =
+		ks_xstrdup(it->action == KS_ACT_CREATE ? "created" : "applied");
+	if (j->opts->progress)
+		fprintf(j->opts->progress, "%s %s\n", j->result[i], it->id);
+}
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		size_t k = j->next < j->nqueue ? j->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&j->mu);
+		if (k == SIZE_MAX)
+			return NULL;
+		apply_one(j, j->queue[k]);
+	}
+}
+
+/* Depth in the dependency graph; cycles (a broken Spec) count as depth 0
+ * at the point they close. */
+static size_t depth(const ks_sync_plan *p, size_t i, int *mark, size_t *memo)
+{
+	if (mark[i] == 2)
+		return memo[i];
+	if (mark[i] == 1)
+		return 0;
+	mark[i] = 1;
+	size_t d = 0;
+	for (size_t k = 0; k < p->items[i].ndeps; k++) {
+		size_t e = depth(p, p->items[i].deps[k], mark, memo) + 1;
+		if (e > d)
+			d = e;
+	}
+	mark[i] = 2;
+	memo[i] = d;
+	return d;
+}
+
+static void run_waves(struct job *j)
+{
+	ks_sync_plan *p = j->plan;
+	int *mark = ks_xcalloc(p->nitems ? p->nitems : 1, sizeof(int));
+	size_t *lvl = ks_xcalloc(p->nitems ? p->nitems : 1, sizeof(size_t));
+	size_t maxl = 0;
+	for (size_t i = 0; i < p->nitems; i++) {
+		size_t d = depth(p, i, mark, lvl);
+		if (d > maxl)
+			maxl = d;
+	}
+	j->queue = ks_xcalloc(p->nitems ? p->nitems : 1, sizeof(size_t));
+	unsigned nthreads = j->opts->parallel ? j->opts->parallel : 4;
+	pthread_t *th = ks_xcalloc(nthreads, sizeof(pthread_t));
+	for (size_t l = 0; l <= maxl; l++) {
+		j->nqueue = j->next = 0;
+		for (size_t i = 0; i < p->nitems; i++) {
+			ks_sync_action a = p->items[i].action;
+			if (lvl[i] != l)
+				continue;
+			if (a == KS_ACT_CREATE || a == KS_ACT_UPDATE)
+				j->queue[j->nqueue++] = i;
+			else if (a == KS_ACT_UNCHANGED)
+				j->state[i] = ST_DONE;
+		}
+		unsigned n =
+			j->nqueue < nthreads ? (unsigned)j->nqueue : nthreads;
+		if (n <= 1) {
+			worker(j);
+			continue;
+		}
+		for (unsigned t = 0; t < n; t++)
+			pthread_create(&th[t], NULL, worker, j);
+		for (unsigned t = 0; t < n; t++)
+			pthread_join(th[t], NULL);
+	}
+	free(th);
+	free(mark);
+	free(lvl);
+}
+
+static void prune(struct job *j)
+{
+	ks_sync_plan *p = j->plan;
+	/* Reverse order: dependants (workloads) before what they use. */
+	for (size_t i = p->nitems; i-- > 0;) {
+		ks_sync_item *it = &p->items[i];
+		if (it->action != KS_ACT_DELETE)
+			continue;
+		ks_error err;
+		ks_kube_resource r;
+		const char *av = json_string_value(
+			json_object_get(it->live, "apiVersion"));
+		const char *kind =
+			json_string_value(json_object_get(it->live, "kind"));
+		int rc = ks_kube_discover(j->c, av, kind, &r, &err);
+		if (!rc)
+			rc = delete_object(
+				j->c, &r, meta_str(it->live, "namespace"),
+				meta_str(it->live, "name"), it->id, &err);
+		if (rc) {
+			j->state[i] = ST_FAILED;
+			j->result[i] = ks_xstrdup("failed");
+			j->message[i] = ks_xstrdup(err.msg);
+		} else {
+			j->state[i] = ST_DONE;
+			j->result[i] = ks_xstrdup("deleted");
+			if (j->opts->progress)
+				fprintf(j->opts->progress, "deleted %s\n",
+					it->id);
+		}
+	}
+}
+
+/* Polls the applied objects until all are healthy, one is degraded, or
+ * the deadline passes; sets results. Returns whether all were healthy. */
+static bool wait_healthy(struct job *j)
+{
+	ks_sync_plan *p = j->plan;
+	int64_t timeout =
+		j->opts->timeout_ms > 0 ? j->opts->timeout_ms : 5 * 60 * 1000;
+	unsigned poll = j->opts->poll_ms ? j->opts->poll_ms : 1000;
+	int64_t deadline = ks_sync_now_ms() + timeout;
+	ks_health *h = ks_xcalloc(p->nitems ? p->nitems : 1, sizeof(*h));
+	char(*why)[256] = ks_xcalloc(p->nitems ? p->nitems : 1, sizeof(*why));
+	bool done = false, ok = false;
+	while (!done) {
+		size_t pending = 0, degraded = 0;
+		for (size_t i = 0; i < p->nitems; i++) {
+			ks_sync_item *it = &p->items[i];
+			if (j->state[i] != ST_DONE || !it->desired)
+				continue;
+			if (h[i] == KS_HEALTHY && j->result[i] &&
+			    !strcmp(j->result[i], "healthy"))
+				continue;
+			ks_kube_resource r;
+			ks_error err;
+			json_t *o = NULL;
+			const char *av = json_string_value(
+				json_object_get(it->desired, "apiVersion"));
+			const char *kind = json_string_value(
+				json_object_get(it->desired, "kind"));
+			int rc = ks_kube_discover(j->c, av, kind, &r, &err);
+			if (!rc)
+				rc = get_object(
+					j->c, &r,
+					meta_str(it->desired, "namespace"),
+					meta_str(it->desired, "name"), it->id,
+					&o, &err);
+			h[i] = rc ? KS_PROGRESSING
+				  : ks_sync_health(o, why[i], sizeof(why[i]));
+			if (rc)
+				snprintf(why[i], sizeof(why[i]), "%.200s",
+					 err.msg);
+			json_decref(o);
+			if (h[i] == KS_HEALTHY) {
+				free(j->result[i]);
+				j->result[i] = ks_xstrdup("healthy");
+			} else if (h[i] == KS_DEGRADED) {
+				degraded++;
+			} else {
+				pending++;
+			}
+		}
+		if (degraded) {
+			for (size_t i = 0; i < p->nitems; i++) {
+				if (h[i] != KS_DEGRADED ||
+				    j->state[i] != ST_DONE)
+					continue;
+				free(j->result[i]);
+				j->result[i] = ks_xstrdup("degraded");
+				j->message[i] =
+					ks_xasprintf("\"%s\" is degraded: %s",
+						     p->items[i].id, why[i]);
+			}
+			done = true;
+		} else if (!pending) {
+			ok = done = true;
+		} else if (ks_sync_now_ms() >= deadline) {
+			for (size_t i = 0; i < p->nitems; i++) {
+				if (j->state[i] != ST_DONE ||
+				    !p->items[i].desired || h[i] == KS_HEALTHY)
+					continue;
+				free(j->result[i]);
+				j->result[i] = ks_xstrdup("timeout");
+				j->message[i] = ks_xasprintf(
+					"\"%s\" is not healthy after the "
+					"timeout: %s",
+					p->items[i].id, why[i]);
+			}
+			done = true;
+		} else {
+			if (j->opts->progress)
+				fprintf(j->opts->progress,
+					"waiting for %zu resource%s to become "
+					"healthy\n",
+					pending, pending == 1 ? "" : "s");
+			ks_sync_sleep_ms(poll);
+		}
+	}
+	free(h);
+	free(why);
+	return ok;
+}
+
+int ks_sync_apply(ks_kube_client *c, ks_sync_plan *plan,
+		  const ks_sync_apply_opts *opts, json_t **report,
+		  ks_error *err)
+{
+	ks_sync_apply_opts dflt = {0};
+	if (!opts)
+		opts = &dflt;
+	size_t n = plan->nitems ? plan->nitems : 1;
+	struct job j = {.c = c, .plan = plan, .opts = opts};
+	j.state = ks_xcalloc(n, sizeof(*j.state));
+	j.result = ks_xcalloc(n, sizeof(char *));
+	j.message = ks_xcalloc(n, sizeof(char *));
+	j.password = ks_xcalloc(n, sizeof(char *));
+	pthread_mutex_init(&j.mu, NULL);
+	plan_passwords(plan, j.password);
+	run_waves(&j);
+	bool failed = false;
+	for (size_t i = 0; i < plan->nitems; i++)
+		if (j.state[i] == ST_FAILED || j.state[i] == ST_SKIPPED)
+			failed = true;
+	if (!failed)
+		prune(&j);
+	for (size_t i = 0; i < plan->nitems; i++)
+		if (j.state[i] == ST_FAILED)
+			failed = true;
+	if (!failed && opts->wait && !wait_healthy(&j))
+		failed = true;
+	json_t *rep = json_array();
+	size_t nfail = 0, nenv = 0;
+	for (size_t i = 0; i < plan->nitems; i++) {
+		ks_sync_item *it = &plan->items[i];
+		const char *res = j.result[i];
+		if (!res && it->action == KS_ACT_UNCHANGED)
+			res = "unchanged";
+		if (!res)
+			continue;
+		json_t *e = json_pack("{s:s, s:s, s:s}", "id", it->id, "action",
+				      ks_sync_action_name(it->action), "result",
+				      res);
+		if (j.message[i]) {
+			json_object_set_new(e, "message",
+					    json_string(j.message[i]));
+			nfail++;
+		}
+		if (j.state[i] == ST_FAILED && j.message[i] &&
+		    (strstr(j.message[i], "Couldn't connect") ||
+		     strstr(j.message[i], "(401") ||
+		     strstr(j.message[i], "(403")))
+			nenv++;
+		json_array_append_new(rep, e);
+	}
+	for (size_t i = 0; i < plan->nitems; i++) {
+		free(j.result[i]);
+		free(j.message[i]);
+		if (j.password[i]) {
+			memset(j.password[i], 0, strlen(j.password[i]));
+			free(j.password[i]);
+		}
+	}
+	free(j.state);
+	free(j.result);
+	free(j.message);
+	free(j.password);
+	free(j.queue);
+	pthread_mutex_destroy(&j.mu);
+	*report = rep;
+	if (!failed)
+		return 0;
+	if (nenv && nenv == nfail)
+		return ks_error_set(err, KS_EENV,
+				    "the cluster refused or could not be "
+				    "reached");
+	return ks_error_set(err, KS_ERROR, "%zu resource%s not applied", nfail,
+			    nfail == 1 ? " was" : "s were");
+}
