@@ -225,9 +225,10 @@ static bool has_finalizers(const json_t *obj)
  * object that is terminating and has no finalizers left. Returns the object
  * as stored (new reference).
  */
-static json_t *write_object(ks_devcluster *dc, dc_type *t, const char *sub,
-			    const json_t *old, json_t *obj, const char *manager,
-			    bool managed_done, bool dry_run)
+static json_t *write_object_ex(ks_devcluster *dc, dc_type *t, const char *sub,
+			       const json_t *old, json_t *obj,
+			       const char *manager, bool managed_done,
+			       bool dry_run, bool deleting)
 {
 	bool status_write = sub && !strcmp(sub, "status");
 	if (old && status_write) {
@@ -254,6 +255,8 @@ static json_t *write_object(ks_devcluster *dc, dc_type *t, const char *sub,
 						 "deletionGracePeriodSeconds",
 						 "selfLink"};
 	for (size_t i = 0; i < 6; i++) {
+		if (deleting && i >= 3 && i <= 4)
+			continue; /* the delete sets them */
 		json_t *ov =
 			old ? json_object_get(json_object_get(old, "metadata"),
 					      server_set[i])
@@ -272,7 +275,7 @@ static json_t *write_object(ks_devcluster *dc, dc_type *t, const char *sub,
 		if (t->generation)
 			json_object_set_new(m, "generation", json_integer(1));
 		dc_initial_status(t, obj);
-	} else if (t->status_sub && !status_write) {
+	} else if (t->status_sub && !status_write && !deleting) {
 		json_t *st = json_object_get(old, "status");
 		if (st)
 			json_object_set(obj, "status", st);
@@ -324,7 +327,8 @@ static json_t *write_object(ks_devcluster *dc, dc_type *t, const char *sub,
 	}
 	if (dry_run)
 		return out;
-	if (old &&
+	bool is_ns = !*t->group && !strcmp(t->resource, "namespaces");
+	if (old && !is_ns &&
 	    json_object_get(json_object_get(out, "metadata"),
 			    "deletionTimestamp") &&
 	    !has_finalizers(out)) {
@@ -334,6 +338,14 @@ static json_t *write_object(ks_devcluster *dc, dc_type *t, const char *sub,
 	}
 	dc_put(dc, t, json_incref(out), (json_t *)old);
 	return out;
+}
+
+static json_t *write_object(ks_devcluster *dc, dc_type *t, const char *sub,
+			    const json_t *old, json_t *obj, const char *manager,
+			    bool managed_done, bool dry_run)
+{
+	return write_object_ex(dc, t, sub, old, obj, manager, managed_done,
+			       dry_run, false);
 }
 
 json_t *dc_controller_write(ks_devcluster *dc, dc_type *t, json_t *obj,
@@ -397,8 +409,8 @@ static json_t *delete_object(ks_devcluster *dc, dc_type *t, const json_t *old,
 		if (dry_run)
 			return n;
 		json_t *cur = json_incref((json_t *)old);
-		json_t *stored =
-			write_object(dc, t, NULL, cur, n, NULL, true, false);
+		json_t *stored = write_object_ex(dc, t, NULL, cur, n, NULL,
+						 true, false, true);
 		json_decref(cur);
 		return stored;
 	}
