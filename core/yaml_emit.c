@@ -155,7 +155,10 @@ static bool plain_ok(const char *s, size_t n)
 		return false;
 	if (!all_printable(s, n, false, false))
 		return false;
-	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]))
+	/* "-" starts a plain scalar when a non-space follows ("--all"), as
+	 * in libyaml and go-yaml; the other indicators never do here. */
+	if (strchr("?:,[]{}#&*!|>'\"%@`", s[0]) ||
+	    (s[0] == '-' && (n == 1 || s[1] == ' ')))
 		return false;
 	if (s[0] == ' ' || s[n - 1] == ' ' || s[n - 1] == ':')
 		return false;
