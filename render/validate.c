@@ -348,6 +348,8 @@ static bool parse_mode(const char *s, unsigned *out)
 	return true;
 }
 
+static bool secret_key_ok(const char *k);
+
 static void check_file(ks_vctx *c, const ks_vnode *f, const char *path,
 		       ks_file *out)
 {
@@ -359,6 +361,12 @@ static void check_file(ks_vctx *c, const ks_vnode *f, const char *path,
 			"file path \"%s\" must be absolute and name a file "
 			"(like /etc/app/app.conf)",
 			path);
+		ok = false;
+	} else if (!secret_key_ok(strrchr(path, '/') + 1)) {
+		ks_verr(c, f->key, f->path,
+			"file name \"%s\" may hold only letters, digits, '-', "
+			"'_' and '.' (it becomes a ConfigMap key)",
+			strrchr(path, '/') + 1);
 		ok = false;
 	}
 	if (!ks_vmapping(c, f))
@@ -438,6 +446,32 @@ static void check_dirs(ks_vctx *c, const ks_vnode *n, ks_container *ct)
 		ct->dirs.items[ct->dirs.n].key = ks_arena_strdup(c->a, keys[i]);
 		ct->dirs.items[ct->dirs.n].value = s;
 		ct->dirs.n++;
+	}
+}
+
+/* A dirs mount path that is also the folder of some files would mount two
+ * volumes at one path, which the API server refuses. */
+static void check_mounts(ks_vctx *c, const ks_vnode *dirs, ks_container *ct)
+{
+	for (size_t i = 0; i < ct->dirs.n; i++) {
+		const char *d = ct->dirs.items[i].key;
+		size_t dl = strlen(d);
+		while (dl > 1 && d[dl - 1] == '/')
+			dl--;
+		for (size_t j = 0; j < ct->nfiles; j++) {
+			const char *p = ct->files[j].path;
+			size_t fl = (size_t)(strrchr(p, '/') - p);
+			if (!fl)
+				fl = 1; /* "/x" lives in "/" */
+			if (fl != dl || strncmp(p, d, dl))
+				continue;
+			ks_vnode k = ks_vchild(c, dirs, d);
+			ks_verr(c, k.key, k.path,
+				"mount path \"%s\" is also the folder of file "
+				"\"%s\" (one path takes one volume)",
+				d, p);
+			break;
+		}
 	}
 }
 
@@ -536,8 +570,10 @@ static void check_container(ks_vctx *c, const ks_vnode *n, const char *name,
 	if (ks_vset(&f))
 		check_files(c, &f, ct);
 	f = ks_vchild(c, n, "dirs");
-	if (ks_vset(&f))
+	if (ks_vset(&f)) {
 		check_dirs(c, &f, ct);
+		check_mounts(c, &f, ct);
+	}
 	ks_probe *probes[] = {&ct->liveness, &ct->readiness, &ct->startup};
 	for (size_t i = 0; i < 3; i++) {
 		f = ks_vchild(c, n, keys[8 + i]);

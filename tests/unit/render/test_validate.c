@@ -475,6 +475,24 @@ static void dirs_values(void **state)
 		"mount path \"var/y\" must be absolute");
 }
 
+static void file_names_and_mount_clashes(void **state)
+{
+	(void)state;
+	expect_errors(HEAD "        files:\n"
+			   "          /etc/app/my file.conf: {content: x}\n"
+			   "          /etc/app/ok.conf: {content: x}\n"
+			   "        dirs:\n"
+			   "          /etc/app: secret://certs\n"
+			   "          /etc/other: configmap://other\n",
+		      "app.yaml:7:11: hello.workload.containers.web.files./etc/"
+		      "app/my file.conf: file name \"my file.conf\" may hold "
+		      "only letters, digits, '-', '_' and '.' (it becomes a "
+		      "ConfigMap key)\n"
+		      "app.yaml:10:11: hello.workload.containers.web.dirs./etc/"
+		      "app: mount path \"/etc/app\" is also the folder of file "
+		      "\"/etc/app/ok.conf\" (one path takes one volume)");
+}
+
 static void probes_and_handlers(void **state)
 {
 	(void)state;
@@ -855,6 +873,7 @@ static int validate_group(void)
 		cmocka_unit_test(env_names_values_and_order),
 		cmocka_unit_test(files_paths_and_modes),
 		cmocka_unit_test(dirs_values),
+		cmocka_unit_test(file_names_and_mount_clashes),
 		cmocka_unit_test(probes_and_handlers),
 		cmocka_unit_test(ports_rules),
 		cmocka_unit_test(secrets_rules),
