@@ -1,0 +1,90 @@
+#!/bin/bash
+# kusync apply when things go wrong: an unreachable cluster, a server that
+# refuses one kind of object (the failure names the object and the server's
+# message, dependants are skipped, independent work is done, re-running
+# converges), throttling with Retry-After, and --wait on a rollout that
+# never becomes available or takes too long.
+set -u
+. "$(dirname "$0")/lib/common.sh"
+. "$KS_SOURCE_DIR/tests/unit/devcluster/devcluster.sh"
+ks_tmpdir
+dc_need_kubectl
+k() { kubectl --request-timeout=20s "$@"; }
+WS=$KS_SOURCE_DIR/examples/workspace.yaml
+STACK=$KS_SOURCE_DIR/examples/demo/prod
+ks() { "$KUSYNC" "$@" -w "$WS" "$STACK"; }
+
+# t_exit NAME CODE REGEX CMD...: CMD exits with CODE and stderr matches
+# REGEX ("-" for no check).
+t_exit() {
+	local name=$1 code=$2 re=$3
+	shift 3
+	"$@" >"$ks_tmp/out" 2>"$ks_tmp/err"
+	local rc=$?
+	if [ "$rc" -ne "$code" ]; then
+		ks_fail "$name: exit $rc, want $code: $(head -c 600 "$ks_tmp/err") $(head -c 600 "$ks_tmp/out")"
+	elif [ "$re" != "-" ] && ! grep -Eq -- "$re" "$ks_tmp/err"; then
+		ks_fail "$name: stderr lacks /$re/: $(head -c 800 "$ks_tmp/err")"
+	else
+		ks_pass
+	fi
+}
+
+# --- no cluster
+port=$(ks_free_port)
+cat >"$ks_tmp/nowhere.yaml" <<YAML
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://127.0.0.1:$port"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+YAML
+t_exit "unreachable cluster: exit 3" 3 "^kusync: .*127\.0\.0\.1:$port" \
+	ks preview --kubeconfig "$ks_tmp/nowhere.yaml"
+t_exit "missing kubeconfig: exit 3" 3 'kubeconfig ".*/missing" does not exist' \
+	ks drift --kubeconfig "$ks_tmp/missing"
+t_exit "unknown context: exit 3" 3 'context "nope" not found' \
+	ks drift --kubeconfig "$ks_tmp/nowhere.yaml" --context nope
+t_exit "bad flag: exit 2" 2 'unknown flag --bogus' ks apply --bogus
+t_exit "bad timeout: exit 2" 2 'is not a duration' ks apply --wait --timeout soon
+
+# --- the server refuses ConfigMaps
+dc_start -q --rollout-delay 100ms --fault 'verb=patch,resource=configmaps,error=422' ||
+	{ ks_fail "start"; ks_done; exit 1; }
+t_exit "apply with refused ConfigMaps fails" 1 \
+	'^kusync: apply "v1:ConfigMap:demo-prod:demo-prod-helloworld-nginx-0-[0-9a-f]{8}": .*\(422' ks apply
+t_exit "its dependants are skipped, named" 1 \
+	'^kusync: skipped "apps/v1:Deployment:demo-prod:demo-prod-helloworld-gz99s": it depends on "v1:ConfigMap:demo-prod:demo-prod-helloworld-nginx-[01]-[0-9a-f]{8}", which was not applied$' ks apply
+t "independent work is done: the orders Deployment exists" k -n demo-prod get deploy demo-prod-orders
+t "independent work is done: the orders Secrets exist" k -n demo-prod get secret orders-mysql
+t_fail "the dependant was not applied" 'NotFound|not found' k -n demo-prod get deploy demo-prod-helloworld-gz99s
+curl -fsS -X DELETE "$DC_URL/_devcluster/faults" >/dev/null
+t_exit "re-running converges" 0 - ks apply
+cp "$ks_tmp/out" "$ks_tmp/apply.txt"
+t_out "apply's summary" '^apply: [0-9]+ created, 0 updated, 0 deleted, [0-9]+ unchanged$' cat "$ks_tmp/apply.txt"
+t_exit "and then there is nothing to do" 0 - ks preview
+cp "$ks_tmp/out" "$ks_tmp/preview.txt"
+t_out "preview says no changes" '^no changes' cat "$ks_tmp/preview.txt"
+
+# --- throttling: 429 with Retry-After twice, then through
+curl -fsS -X PUT --data 'verb=get,error=429,retry-after=1,count=2' "$DC_URL/_devcluster/faults" >/dev/null
+t_exit "429s are retried" 0 - ks drift
+curl -fsS -X DELETE "$DC_URL/_devcluster/faults" >/dev/null
+dc_stop
+
+# --- --wait: a rollout that never becomes available
+dc_start -q --rollout-delay 100ms --fail-images 'api-server' --time-scale 120 ||
+	{ ks_fail "start"; ks_done; exit 1; }
+t_exit "--wait reports the degraded Deployment" 1 \
+	'"apps/v1:Deployment:demo-prod:demo-prod-api-server" is degraded: deployment exceeded its progress deadline' \
+	ks apply --wait --timeout 60s
+dc_stop
+
+# --- --wait: a rollout slower than the timeout
+dc_start -q --rollout-delay 30s || { ks_fail "start"; ks_done; exit 1; }
+t_exit "--wait gives up after --timeout" 1 \
+	'"apps/v1:Deployment:demo-prod:demo-prod-orders" is not healthy after the timeout: ' \
+	ks apply --wait --timeout 2s
+dc_stop
+ks_done
