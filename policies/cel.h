@@ -21,6 +21,11 @@
  *   from year 1 to 9999. Time zones in the getters are "UTC" and fixed
  *   offsets ("+05:30"); long names are an error.
  * - No protobuf messages: `M{...}` is a syntax error, no unknowns.
+ * - Extensions Kubernetes' CEL also has: lowerAscii, upperAscii, trim,
+ *   split, join, indexOf, replace on strings, and quantity(), isQuantity(),
+ *   with isLessThan, isGreaterThan, compareTo, asApproximateFloat; here a
+ *   quantity is its approximate value as a double ("1Gi" is 1073741824.0),
+ *   not a type of its own.
  *
  * An expression is compiled once (parsed and checked against the declared
  * variable names: unknown functions, wrong arity, undeclared names and bad

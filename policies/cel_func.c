@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/values.h"
 #include "core/banned.h"
 
 #define NS_PER_SEC 1000000000LL
@@ -896,9 +897,72 @@ static ks_cel_value time_getter(ks_cel_ctx *c, const cel_node *n,
 	}
 }
 
+/* Kubernetes quantities, as approximate doubles (Kubernetes' CEL has a
+ * Quantity type; here quantity() gives its asApproximateFloat()). */
+static int quantity_of(const ks_cel_value *a, double *out)
+{
+	if (a->kind == KS_CEL_INT) {
+		*out = (double)a->v.i;
+		return 0;
+	}
+	if (a->kind == KS_CEL_DOUBLE) {
+		*out = a->v.d;
+		return 0;
+	}
+	if (a->kind != KS_CEL_STRING || a->aux == 0 || a->aux > 63)
+		return -1;
+	char buf[64];
+	memcpy(buf, a->v.s, a->aux);
+	buf[a->aux] = 0;
+	ks_quantity q;
+	if (ks_quantity_parse(buf, &q))
+		return -1;
+	*out = (double)q.value * pow(10.0, q.scale);
+	return 0;
+}
+
+static ks_cel_value quantity_fn(ks_cel_ctx *c, const cel_node *n,
+				const ks_cel_value *a)
+{
+	double x, y;
+	if (n->fn == F_IS_QUANTITY) {
+		if (a[0].kind != KS_CEL_STRING)
+			return overload(c, n, a);
+		return cel_bool(quantity_of(&a[0], &x) == 0);
+	}
+	if (n->fn == F_QUANTITY) {
+		if (a[0].kind != KS_CEL_STRING && a[0].kind != KS_CEL_INT &&
+		    a[0].kind != KS_CEL_DOUBLE)
+			return overload(c, n, a);
+		if (quantity_of(&a[0], &x))
+			return cel_error(c, n->col, "invalid quantity");
+		return cel_double(x);
+	}
+	if (a[0].kind != KS_CEL_DOUBLE)
+		return overload(c, n, a);
+	if (n->fn == F_AS_APPROX)
+		return a[0];
+	if (a[1].kind != KS_CEL_DOUBLE)
+		return overload(c, n, a);
+	x = a[0].v.d;
+	y = a[1].v.d;
+	if (n->fn == F_IS_LESS_THAN)
+		return cel_bool(x < y);
+	if (n->fn == F_IS_GREATER_THAN)
+		return cel_bool(x > y);
+	return cel_int((x > y) - (x < y));
+}
+
 ks_cel_value cel_call(ks_cel_ctx *c, const cel_node *n, ks_cel_value *a)
 {
 	switch (n->fn) {
+	case F_QUANTITY:
+	case F_IS_QUANTITY:
+	case F_AS_APPROX:
+	case F_IS_LESS_THAN:
+	case F_IS_GREATER_THAN:
+	case F_COMPARE_TO:
+		return quantity_fn(c, n, a);
 	case F_SIZE:
 		return size_of(c, n, &a[0]);
 	case F_CONTAINS:

@@ -37,6 +37,7 @@ typedef struct parser {
 	int nscope;
 	int depth;
 	jmp_buf fail;
+	ks_buf name; /* a qualified name being read; released on failure */
 	ks_cel_pos *pos;
 	ks_error *err;
 	int code;
@@ -229,6 +230,12 @@ static const struct fn_def {
 	{"join", F_JOIN, 0, 3u},
 	{"indexOf", F_INDEX_OF, 0, 1u << 1},
 	{"replace", F_REPLACE, 0, 1u << 2},
+	{"quantity", F_QUANTITY, 1u << 1, 0},
+	{"isQuantity", F_IS_QUANTITY, 1u << 1, 0},
+	{"asApproximateFloat", F_AS_APPROX, 0, 1u << 0},
+	{"isLessThan", F_IS_LESS_THAN, 0, 1u << 1},
+	{"isGreaterThan", F_IS_GREATER_THAN, 0, 1u << 1},
+	{"compareTo", F_COMPARE_TO, 0, 1u << 1},
 };
 
 static const struct fn_def *find_fn(const char *name, size_t len)
@@ -383,13 +390,12 @@ static cel_node *parse_member_suffix(parser *p, cel_node *n);
  */
 static cel_node *parse_qualified(parser *p, const cel_token *first)
 {
-	ks_buf name;
-	ks_buf_init(&name, 0);
-	ks_buf_append(&name, first->start, first->len);
+	ks_buf *name = &p->name;
+	name->len = 0;
+	ks_buf_append(name, first->start, first->len);
 	while (p->tok.type == T_DOT) {
-		/* Only as long as the prefix is not already a type and the
-		 * next part is not a call (int.size() is no name). */
-		if (type_name_kind(name.data, name.len) >= 0)
+		/* Only as long as the prefix is not already a type. */
+		if (type_name_kind(name->data, name->len) >= 0)
 			break;
 		cel_lexer save = p->lx;
 		cel_token dot = p->tok;
@@ -399,19 +405,15 @@ static cel_node *parse_qualified(parser *p, const cel_token *first)
 			p->tok = dot;
 			break;
 		}
-		ks_buf_puts(&name, ".");
-		ks_buf_append(&name, p->tok.start, p->tok.len);
+		ks_buf_puts(name, ".");
+		ks_buf_append(name, p->tok.start, p->tok.len);
 		next(p);
 	}
-	int k = type_name_kind(name.data, name.len);
-	if (k < 0) {
-		char msg[300];
-		snprintf(msg, sizeof(msg), "undeclared reference to '%.*s'",
-			 (int)(name.len > 200 ? 200 : name.len), name.data);
-		ks_buf_release(&name);
-		fail_at(p, first->line, first->col, KS_EINVAL, "%s", msg);
-	}
-	ks_buf_release(&name);
+	int k = type_name_kind(name->data, name->len);
+	if (k < 0)
+		fail_at(p, first->line, first->col, KS_EINVAL,
+			"undeclared reference to '%.*s'",
+			(int)(name->len > 200 ? 200 : name->len), name->data);
 	if (p->tok.type == T_LBRACE)
 		fail_at(p, p->tok.line, p->tok.col, KS_EINVAL,
 			"message construction is not supported");
@@ -757,8 +759,10 @@ int ks_cel_compile(ks_cel_program **out, const char *expr, size_t len,
 	p->pos = pos;
 	p->err = err;
 	cel_lex_init(&p->lx, expr, len, prog->arena);
+	ks_buf_init(&p->name, 0);
 	if (setjmp(p->fail)) {
 		int code = p->code;
+		ks_buf_release(&p->name);
 		free(p);
 		ks_cel_program_free(prog);
 		return code;
@@ -767,6 +771,7 @@ int ks_cel_compile(ks_cel_program **out, const char *expr, size_t len,
 	prog->root = parse_expr(p);
 	if (p->tok.type != T_EOF)
 		syntax_error(p, "an operator or end of input");
+	ks_buf_release(&p->name);
 	free(p);
 	*out = prog;
 	return 0;
