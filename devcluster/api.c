@@ -14,6 +14,7 @@
 #include "core/mem.h"
 #include "core/patch.h"
 #include "core/selector.h"
+#include "core/yaml.h"
 #include "core/banned.h"
 
 typedef struct rq {
@@ -30,10 +31,30 @@ typedef struct rq {
 
 /* ---- responses ---- */
 
+static bool wants_yaml(const ks_http_request *r)
+{
+	const char *a = r ? ks_http_request_header(r, "Accept") : NULL;
+	return a && strstr(a, "application/yaml") &&
+	       !strstr(a, "application/json");
+}
+
 void dc_send_json(ks_http_exchange *ex, const ks_http_request *r, int code,
 		  json_t *body)
 {
-	(void)r;
+	if (wants_yaml(r)) {
+		ks_buf b;
+		ks_buf_init(&b, 0);
+		if (ks_yaml_emit(&b, body) == 0) {
+			json_decref(body);
+			ks_http_header h[] = {
+				{"Content-Type", "application/yaml"},
+				{"Cache-Control", "no-cache, private"}};
+			ks_http_respond(ex, code, h, 2, b.data, b.len);
+			ks_buf_release(&b);
+			return;
+		}
+		ks_buf_release(&b);
+	}
 	char *s = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	size_t n = strlen(s);
@@ -160,10 +181,41 @@ static char *field_manager(const rq *q)
 	return ks_xstrndup(ua, n ? n : strlen(ua));
 }
 
+/* A YAML body (application/yaml, apply-patch+yaml); NULL with MSG set when
+ * it does not parse. */
+static json_t *decode_yaml(rq *q, char **msg)
+{
+	ks_errlist *errs = ks_errlist_new();
+	ks_doc *doc = NULL;
+	json_t *v = NULL;
+	if (ks_yaml_parse(&doc, q->r->body, q->r->body_len, "body",
+			  KS_YAML_SINGLE, errs) == 0 &&
+	    ks_doc_root(doc))
+		v = json_incref(ks_doc_root(doc));
+	else if (ks_errlist_count(errs))
+		*msg = ks_xasprintf("error converting YAML to JSON: %s",
+				    ks_errlist_get(errs, 0));
+	else
+		*msg = ks_xstrdup("the request body is empty");
+	ks_doc_free(doc);
+	ks_errlist_free(errs);
+	return v;
+}
+
 static json_t *decode_body(rq *q)
 {
 	json_error_t je;
 	json_t *v = json_loadb(q->r->body, q->r->body_len, 0, &je);
+	const char *ct = ks_http_request_header(q->r, "Content-Type");
+	if (!v && ct && strstr(ct, "yaml")) {
+		char *msg = NULL;
+		v = decode_yaml(q, &msg);
+		if (!v) {
+			err_bad_request(q, msg);
+			free(msg);
+			return NULL;
+		}
+	}
 	if (!v) {
 		char *msg = ks_xasprintf("couldn't get version/kind; json "
 					 "parse error: %s",
@@ -1022,6 +1074,8 @@ static void do_apply(rq *q)
 		return;
 	}
 	json_object_set_new(dc_meta(applied), "name", json_string(q->name));
+	if (q->t->builtin)
+		dc_canonical_quantities(applied);
 	if (old)
 		json_incref(old);
 	ks_ssa_opts o = {.manager = fm,

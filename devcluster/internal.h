@@ -148,6 +148,8 @@ int dc_state_save(ks_devcluster *dc, ks_error *err);
 /* ---- objects.c ---- */
 /* Server defaults and canonical quantities, in place. */
 void dc_apply_defaults(ks_devcluster *dc, dc_type *t, json_t *obj);
+/* Quantities under limits/requests/capacity/hard in canonical form. */
+void dc_canonical_quantities(json_t *obj);
 /* Fills in the status a new object of T starts with. */
 void dc_initial_status(dc_type *t, json_t *obj);
 /* NULL when the name is valid for T, else the reason. */

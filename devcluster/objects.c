@@ -328,6 +328,11 @@ static void secret_defaults(json_t *obj)
 	json_object_del(obj, "stringData");
 }
 
+void dc_canonical_quantities(json_t *obj)
+{
+	walk_quantities(obj);
+}
+
 void dc_apply_defaults(ks_devcluster *dc, dc_type *t, json_t *obj)
 {
 	if (!t->builtin)
