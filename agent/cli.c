@@ -22,6 +22,8 @@ static const ks_command commands[] = {
 	 ks_usage_render, ks_cmd_render},
 #ifdef KS_HAVE_POLICIES
 	{"eval", "evaluate one CEL expression", ks_usage_eval, ks_cmd_eval},
+	{"check", "run policy sets on rendered apps or manifests",
+	 ks_usage_check, ks_cmd_check},
 #endif
 #ifdef KS_HAVE_SYNC
 	{"preview", "show what apply would change in the cluster",

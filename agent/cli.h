@@ -34,10 +34,12 @@ int ks_cmd_render(int argc, char **argv);
 int ks_cmd_version(int argc, char **argv);
 int ks_cmd_devcluster(int argc, char **argv);
 int ks_cmd_eval(int argc, char **argv);
+int ks_cmd_check(int argc, char **argv);
 
 extern const char ks_usage_render[];
 extern const char ks_usage_devcluster[];
 extern const char ks_usage_eval[];
+extern const char ks_usage_check[];
 
 int ks_cmd_preview(int argc, char **argv);
 int ks_cmd_apply(int argc, char **argv);
