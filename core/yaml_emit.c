@@ -304,6 +304,24 @@ static int put_string(struct emitter *e, const char *s, size_t n, int ind)
 	return rc;
 }
 
+/* A real and its newline. YAML 1.1 reads an exponent form as a real only
+ * with a point in the mantissa and a sign in the exponent: 1.0e+300, not
+ * 1e+300 (which PyYAML takes for a string). */
+static void put_real(struct emitter *e, double d)
+{
+	char num[64];
+	ks_json_format_real(d, num, sizeof(num));
+	char *x = strchr(num, 'e');
+	if (x && !memchr(num, '.', (size_t)(x - num))) {
+		put(e, num, (size_t)(x - num));
+		put(e, ".0", 2);
+		puts_(e, x);
+	} else {
+		puts_(e, num);
+	}
+	put(e, "\n", 1);
+}
+
 /* A scalar other than a string, and its newline. */
 static void put_other_scalar(struct emitter *e, const json_t *v)
 {
@@ -315,9 +333,7 @@ static void put_other_scalar(struct emitter *e, const json_t *v)
 		puts_(e, num);
 		break;
 	case JSON_REAL:
-		ks_json_format_real(json_real_value(v), num, sizeof(num) - 1);
-		puts_(e, num);
-		put(e, "\n", 1);
+		put_real(e, json_real_value(v));
 		break;
 	case JSON_TRUE:
 		puts_(e, "true\n");

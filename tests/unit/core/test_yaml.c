@@ -664,3 +664,414 @@ static int yaml_tests(void)
 	return cmocka_run_group_tests_name("core/yaml", tests, NULL, NULL);
 }
 KS_TEST_GROUP(yaml_tests)
+
+/*
+ * The emitter.
+ */
+
+static char *emit(const json_t *v)
+{
+	ks_buf b;
+	ks_buf_init(&b, 0);
+	assert_int_equal(ks_yaml_emit(&b, v), 0);
+	return ks_buf_detach(&b, NULL);
+}
+
+/* Emits V, reads it back with our reader, and wants the same value. */
+static void assert_round_trip(const json_t *v)
+{
+	char *text = emit(v);
+	ks_errlist *errs = ks_errlist_new();
+	ks_doc *d = NULL;
+	int rc = ks_yaml_parse(&d, text, strlen(text), "rt.yaml",
+			       KS_YAML_SINGLE, errs);
+	if (rc != 0 || !json_equal(ks_doc_root(d), (json_t *)v)) {
+		char *want = json_dumps(v, JSON_ENCODE_ANY);
+		char *got =
+			rc ? NULL : json_dumps(ks_doc_root(d), JSON_ENCODE_ANY);
+		fail_msg("round trip of %s\n--- emitted\n%s--- read back\n%s%s",
+			 want, text, got ? got : "(error) ",
+			 rc ? ks_errlist_get(errs, 0) : "");
+	}
+	ks_doc_free(d);
+	ks_errlist_free(errs);
+	free(text);
+}
+
+static void emit_layout(void **state)
+{
+	(void)state;
+	json_error_t jerr;
+	json_t *v = json_loads(
+		"{\"apps\": [{\"name\": \"x\", \"cells\": [], \"p\": {}}],"
+		" \"n\": 1, \"r\": 1.5, \"i\": 3.0, \"b\": true, \"z\": null,"
+		" \"s\": \"yes\", \"l\": \"a\\nb\\n\","
+		" \"nested\": [[1, 2], {\"a\": 1, \"b\": []}, [[\"x\"]]],"
+		" \"m\": {\"k\": {\"j\": \"v\"}}}",
+		JSON_PRESERVE_ORDER, &jerr);
+	assert_non_null(v);
+	char *text = emit(v);
+	assert_string_equal(text, "apps:\n"
+				  "  - name: x\n"
+				  "    cells: []\n"
+				  "    p: {}\n"
+				  /* "n" is false to YAML 1.1. */
+				  "\"n\": 1\n"
+				  "r: 1.5\n"
+				  "i: 3.0\n"
+				  "b: true\n"
+				  "z: null\n"
+				  "s: \"yes\"\n"
+				  "l: |\n"
+				  "  a\n"
+				  "  b\n"
+				  "nested:\n"
+				  "  - - 1\n"
+				  "    - 2\n"
+				  "  - a: 1\n"
+				  "    b: []\n"
+				  "  - - - x\n"
+				  "m:\n"
+				  "  k:\n"
+				  "    j: v\n");
+	free(text);
+	assert_round_trip(v);
+	json_decref(v);
+
+	/* Top-level scalars and empty containers. */
+	static const struct {
+		json_t *v;
+		const char *want;
+	} tops[] = {
+		{NULL, "null\n"},     {NULL, "{}\n"},  {NULL, "[]\n"},
+		{NULL, "\"true\"\n"}, {NULL, "-42\n"},
+	};
+	json_t *vals[] = {json_null(), json_object(), json_array(),
+			  json_string("true"), json_integer(-42)};
+	for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
+		text = emit(vals[i]);
+		assert_string_equal(text, tops[i].want);
+		free(text);
+		assert_round_trip(vals[i]);
+		json_decref(vals[i]);
+	}
+}
+
+/* What is plain and what is quoted, checked against YAML 1.1 readers too. */
+static void emit_quoting(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s, *want;
+	} table[] = {
+		{"plain", "plain"},
+		{"500m", "500m"},
+		{"25%", "25%"},
+		{"nginx:1.25.4", "nginx:1.25.4"},
+		{"--all", "--all"},
+		{"-c", "-c"},
+		{"a,b", "a,b"},
+		{"/v1, Kind=Namespace", "/v1, Kind=Namespace"},
+		{"http://x.y/z?q=1#frag", "http://x.y/z?q=1#frag"},
+		{"h\xc3\xa9llo", "h\xc3\xa9llo"},
+		{"", "\"\""},
+		{"yes", "\"yes\""},
+		{"No", "\"No\""},
+		{"ON", "\"ON\""},
+		{"y", "\"y\""},
+		{"n", "\"n\""},
+		{"True", "\"True\""},
+		{"null", "\"null\""},
+		{"~", "\"~\""},
+		{"12", "\"12\""},
+		{"012", "\"012\""},
+		{"1_000", "\"1_000\""},
+		{"0x1F", "\"0x1F\""},
+		{"0o17", "\"0o17\""},
+		{"0b11", "\"0b11\""},
+		{"1e3", "\"1e3\""},
+		{".5", "\".5\""},
+		{"-1", "\"-1\""},
+		{"+1", "\"+1\""},
+		{".inf", "\".inf\""},
+		{"-.Inf", "\"-.Inf\""},
+		{".NaN", "\".NaN\""},
+		{"1:30", "\"1:30\""},
+		{"2001-12-14", "\"2001-12-14\""},
+		{"2001-12-14t21:59:43.10-05:00",
+		 "\"2001-12-14t21:59:43.10-05:00\""},
+		{"=", "\"=\""},
+		{"<<", "\"<<\""},
+		{" a", "\" a\""},
+		{"a ", "\"a \""},
+		{"-", "\"-\""},
+		{"- a", "\"- a\""},
+		{"?x", "\"?x\""},
+		{":x", "\":x\""},
+		{"a:", "\"a:\""},
+		{"a: b", "\"a: b\""},
+		{"a #b", "\"a #b\""},
+		{"#x", "\"#x\""},
+		{"&a", "\"&a\""},
+		{"*a", "\"*a\""},
+		{"!a", "\"!a\""},
+		{"|", "\"|\""},
+		{">x", "\">x\""},
+		{"'q", "\"'q\""},
+		{"\"q", "\"\\\"q\""},
+		{"%x", "\"%x\""},
+		{"@x", "\"@x\""},
+		{"`x", "\"`x\""},
+		{"[x]", "\"[x]\""},
+		{"{\"a\": 1}", "\"{\\\"a\\\": 1}\""},
+		{"---", "\"---\""},
+		{"...", "\"...\""},
+		{"a\tb", "\"a\\tb\""},
+		{"back\\slash", "back\\slash"},
+		{"ctl\x01", "\"ctl\\x01\""},
+		{"del\x7f", "\"del\\x7F\""},
+		{"nel\xc2\x85", "\"nel\\N\""},
+		{"ls\xe2\x80\xa8", "\"ls\\L\""},
+		{"\xef\xbb\xbf"
+		 "bom",
+		 "\"\\uFEFFbom\""},
+		{" lead\nx", "\" lead\\nx\""},
+		{"trail \nx", "\"trail \\nx\""},
+		{"cr\r\nx", "\"cr\\r\\nx\""},
+		{"one\ntwo", "|-\n  one\n  two"},
+		{"one\ntwo\n", "|\n  one\n  two"},
+		{"one\ntwo\n\n", "|+\n  one\n  two\n"},
+		{"one\n\n  two\n", "|\n  one\n\n    two"},
+	};
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		json_t *v = json_object();
+		json_object_set_new(v, "k", json_string(table[i].s));
+		char *text = emit(v);
+		char want[256];
+		snprintf(want, sizeof(want), "k: %s\n", table[i].want);
+		if (strcmp(text, want))
+			fail_msg("string %zu: got [%s] want [%s]", i, text,
+				 want);
+		free(text);
+		assert_round_trip(v);
+		json_decref(v);
+	}
+}
+
+/* Tricky strings as values, as keys and as list items all read back. */
+static void emit_round_trips(void **state)
+{
+	(void)state;
+	static const char *const strs[] = {
+		"",
+		" ",
+		"  ",
+		"a ",
+		" a",
+		"yes",
+		"No",
+		"ON",
+		"off",
+		"y",
+		"N",
+		"true",
+		"False",
+		"null",
+		"NULL",
+		"~",
+		"-",
+		"--",
+		"---",
+		"...",
+		"- a",
+		"-a",
+		"? x",
+		"?x",
+		":x",
+		"a:",
+		"a: b",
+		"a:b",
+		"a #b",
+		"a#b",
+		"#x",
+		"&a",
+		"*a",
+		"!a",
+		"!!str",
+		"|",
+		"|x",
+		">",
+		"'",
+		"\"",
+		"%x",
+		"@x",
+		"`x",
+		"[",
+		"]",
+		"{}",
+		"{a}",
+		",",
+		"a,b",
+		"0",
+		"012",
+		"0o17",
+		"0x1F",
+		"0b11",
+		"1_000",
+		"1e3",
+		"1E3",
+		".5",
+		"5.",
+		".inf",
+		"-.Inf",
+		".NaN",
+		"1:30",
+		"190:20:30.15",
+		"2001-12-14",
+		"2001-12-14t21:59:43.10-05:00",
+		"+1",
+		"-1",
+		"1.2.3",
+		"=",
+		"<<",
+		"a\tb",
+		"\t",
+		"tab\t",
+		"\ttab",
+		"a\nb",
+		"a\nb\n",
+		"a\nb\n\n",
+		"a\nb\n\n\n",
+		" a\nb",
+		"a \nb",
+		"a\n\nb",
+		"a\n \nb",
+		"a\n\tb\n",
+		"\n",
+		"\na",
+		"\n\n",
+		"a\r\nb",
+		"a\rb",
+		"\xc3\xa9",
+		"\xc3\xbcn\xc3\xaf"
+		"c\xc3\xb6"
+		"d\xc3\xa9: x",
+		"\xf0\x9f\x98\x80",
+		"\xc2\x85 NEL",
+		"LS\xe2\x80\xa8",
+		"PS\xe2\x80\xa9x",
+		"\xef\xbb\xbf"
+		"bom",
+		"nb\xc2\xa0sp\xc2\xa0",
+		"ctrl\x01\x1b",
+		"del\x7f",
+		"c1\xc2\x80\xc2\x9f",
+		"\xef\xbf\xbe",
+		"back\\slash",
+		"quote\"d",
+		"it's",
+		"a  b",
+		"k8s.io/name",
+		"http://x.y/z?q=1#frag",
+		"#",
+		"a #",
+		"x:",
+		"foo: ",
+		"line1\n  indented\nline3\n",
+		"trailing space \nx",
+		"literal\n---\nnot a doc\n",
+		"...\n",
+		"#comment\nx",
+		"- item\n- item2\n",
+		"key: value\nother: 1\n",
+		"|\n>\n",
+		"  \n",
+		"x\n  ",
+		"\"quoted\"\n'single'",
+		"emoji \xf0\x9f\x98\x80\nline",
+	};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		json_t *v = json_object();
+		json_object_set_new(v, strs[i], json_string(strs[i]));
+		json_object_set_new(v, "list",
+				    json_pack("[s, {s: s}, [s]]", strs[i],
+					      strs[i], strs[i], strs[i]));
+		json_object_set_new(
+			v, "nested",
+			json_pack("{s: {s: s}}", "a", "b", strs[i]));
+		assert_round_trip(v);
+		json_decref(v);
+		json_t *s = json_string(strs[i]);
+		assert_round_trip(s);
+		json_decref(s);
+	}
+
+	/* A NUL inside a value, a key too long for a simple key, numbers. */
+	json_t *v = json_object();
+	json_object_set_new(v, "nul", json_stringn("a\0b", 3));
+	char longkey[2001];
+	memset(longkey, 'k', 2000);
+	longkey[2000] = '\0';
+	json_object_set_new(v, longkey, json_pack("{s: i}", "x", 1));
+	json_object_set_new(v, "after", json_true());
+	json_object_set_new(v, "nums",
+			    json_pack("[I, I, f, f, f, f, f, f, f]",
+				      (json_int_t)INT64_MAX,
+				      (json_int_t)INT64_MIN, 0.1, 1e300, 1e-7,
+				      100.0, -2.5, 1e21, 123456789.125));
+	assert_round_trip(v);
+	json_decref(v);
+}
+
+/* Shortest round-trip reals, with a point in every exponent form so YAML
+ * 1.1 readers take them as reals too. */
+static void emit_reals(void **state)
+{
+	(void)state;
+	static const struct {
+		double d;
+		const char *want;
+	} table[] = {
+		{0.1, "0.1\n"},		  {-2.5, "-2.5\n"},
+		{100.0, "100.0\n"},	  {1e20, "100000000000000000000.0\n"},
+		{1e21, "1.0e+21\n"},	  {1e300, "1.0e+300\n"},
+		{1e-7, "1.0e-7\n"},	  {2.5e-8, "2.5e-8\n"},
+		{0.000001, "0.000001\n"}, {123456789.125, "123456789.125\n"},
+		{5e-324, "5.0e-324\n"},
+	};
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		json_t *v = json_real(table[i].d);
+		char *text = emit(v);
+		assert_string_equal(text, table[i].want);
+		free(text);
+		assert_round_trip(v);
+		json_decref(v);
+	}
+}
+
+static void emit_refuses_invalid_utf8(void **state)
+{
+	(void)state;
+	ks_buf b;
+	ks_buf_init(&b, 0);
+	ks_buf_puts(&b, "kept\n");
+	json_t *v = json_pack("{s: o}", "k", json_stringn_nocheck("a\xff", 2));
+	assert_int_equal(ks_yaml_emit(&b, v), KS_EINVAL);
+	/* The buffer is as it was. */
+	assert_string_equal(b.data, "kept\n");
+	json_decref(v);
+	ks_buf_release(&b);
+}
+
+static int yaml_emit_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(emit_layout),
+		cmocka_unit_test(emit_quoting),
+		cmocka_unit_test(emit_round_trips),
+		cmocka_unit_test(emit_reals),
+		cmocka_unit_test(emit_refuses_invalid_utf8),
+	};
+	return cmocka_run_group_tests_name("core/yaml_emit", tests, NULL, NULL);
+}
+KS_TEST_GROUP(yaml_emit_tests)
