@@ -130,6 +130,11 @@ size_t ks_policy_rule_count(const ks_policy_set *s)
 	return s->nrules;
 }
 
+const char *ks_policy_rule_name(const ks_policy_set *s, size_t i)
+{
+	return i < s->nrules ? s->rules[i].name : NULL;
+}
+
 /* ---- loading ---- */
 
 typedef struct loader {

@@ -71,6 +71,8 @@ const ks_policy_set *ks_policy_find(const ks_policy_registry *r,
 /* The names of the loaded sets, sorted (borrowed, NULL-terminated). */
 const char *const *ks_policy_names(ks_policy_registry *r);
 size_t ks_policy_rule_count(const ks_policy_set *s);
+/* The name of rule I (borrowed). */
+const char *ks_policy_rule_name(const ks_policy_set *s, size_t i);
 
 /* One failed rule on one object. */
 typedef struct ks_policy_violation {
