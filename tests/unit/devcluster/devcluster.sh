@@ -5,6 +5,11 @@
 # picks it and prints it), writes a kubeconfig into $ks_tmp and points
 # KUBECONFIG (and kubectl's discovery cache) at the temp dir. Sets DC_URL and
 # dc_pid. The EXIT trap (ks_on_exit) stops it.
+case $KUSYNC in
+/*) ;;
+*) KUSYNC=$(pwd)/$KUSYNC ;;
+esac
+
 dc_start() {
 	dc_log=$ks_tmp/devcluster.log
 	: >"$dc_log"
