@@ -48,7 +48,7 @@ count_kinds() {
 	awk '/^kind: / { n[$2]++ } END { for (k in n) printf "  %4d %s\n", n[k], k }' | sort -k2
 }
 
-echo "== kusync $("$kusync" version 2>/dev/null | head -n 1)"
+echo "== $("$kusync" version 2>/dev/null | head -n 1)"
 for stack in examples/demo/prod examples/demo/dev examples/platform/prod; do
 	echo
 	echo "== kusync render -w examples/workspace.yaml $stack"
@@ -74,10 +74,18 @@ for stack in examples/demo/prod examples/demo/dev examples/platform/prod; do
 done
 
 echo
+echo "== an excerpt: helloworld's entry in the apps list (kusync render examples/demo/prod)"
+"$kusync" render -w examples/workspace.yaml examples/demo/prod 2>/dev/null |
+	awk '
+	/^  - name: / { show = ($3 == "demo-prod-helloworld") }
+	/^resources:/ { exit }
+	show
+	'
+echo
 echo "== an excerpt: the first cell of helloworld (kusync render -o manifests examples/demo/prod)"
 "$kusync" render -w examples/workspace.yaml -o manifests examples/demo/prod 2>/dev/null |
 	awk '
-	/^---$/ { if (show) exit; doc = "" }
+	/^---$/ { if (show) exit; doc = ""; next }
 	{ doc = doc $0 "\n" }
 	/^  name: demo-prod-helloworld-gz99s$/ { show = 1 }
 	show && /^spec:/ { printf "%s", doc; print "  ..."; exit }
