@@ -449,9 +449,9 @@ static char *lower_dup(const char *s)
 
 /* What one rendering of the workload (one cell, or the only one) needs. */
 struct wl_instance {
-	char *name;
+	const char *name;
 	const ks_cell *cell; /* NULL without topologies */
-	char *parts;	     /* extra parts for messages, or NULL */
+	const char *parts;   /* extra parts for messages, or NULL */
 	json_t *cell_labels; /* zone and cell, or empty */
 };
 
@@ -605,40 +605,35 @@ static void workload_instance(ks_gen *g, const struct wl_instance *in,
 	json_decref(l.ann);
 }
 
+/* One rendering per topology cell: N-<cell lower-cased>, with the cell's
+ * labels and nodeSelector. */
+static void cell_instance(ks_gen *g, const ks_cell *cell, const json_t *podspec)
+{
+	char *lower = lower_dup(cell->cell);
+	char *name = ks_xasprintf("%s-%s", g->app->fullname, lower);
+	char *parts = ks_xasprintf("cell \"%s\"", cell->cell);
+	struct wl_instance in = {name, cell, parts,
+				 json_pack("{s:s, s:s}", "kusync.io/zone",
+					   cell->zone, "kusync.io/cell",
+					   cell->cell)};
+	workload_instance(g, &in, podspec);
+	json_decref(in.cell_labels);
+	free(parts);
+	free(name);
+	free(lower);
+}
+
 void gen_workloads(ks_gen *g)
 {
 	const ks_app *app = g->app;
 	json_t *podspec = pod_spec(g);
 	if (!app->ncells) {
-		struct wl_instance in = {(char *)app->fullname, NULL, NULL,
+		struct wl_instance in = {app->fullname, NULL, NULL,
 					 json_object()};
 		workload_instance(g, &in, podspec);
 		json_decref(in.cell_labels);
 	}
-	for (size_t i = 0; i < app->ncells; i++) {
-		const ks_cell *cell = &app->cells[i];
-		const char *why = ks_label_value_problem(cell->zone);
-		if (why) {
-			char *parts = gen_parts(g, NULL);
-			gen_error(g,
-				  "zone \"%s\" is not a valid label value: "
-				  "%s (%s)",
-				  cell->zone, why, parts);
-			free(parts);
-		}
-		char *lower = lower_dup(cell->cell);
-		struct wl_instance in;
-		in.name = ks_xasprintf("%s-%s", app->fullname, lower);
-		in.cell = cell;
-		in.parts = ks_xasprintf("cell \"%s\"", cell->cell);
-		in.cell_labels =
-			json_pack("{s:s, s:s}", "kusync.io/zone", cell->zone,
-				  "kusync.io/cell", cell->cell);
-		workload_instance(g, &in, podspec);
-		json_decref(in.cell_labels);
-		free(in.parts);
-		free(in.name);
-		free(lower);
-	}
+	for (size_t i = 0; i < app->ncells; i++)
+		cell_instance(g, &app->cells[i], podspec);
 	json_decref(podspec);
 }
