@@ -15,6 +15,23 @@
  *
  * Every error goes to ERRS as `FILE:LINE:COL: message` and the function
  * returns KS_EINVAL with *out untouched.
+ *
+ * Details of the reader:
+ * - Positions: key = the key scalar's start, value = the value node's start
+ *   (a block mapping starts at its first key, a flow one at its brace); a
+ *   sequence item has key = value = the item node's start. An alias value
+ *   is placed where the alias stands; the members of the shared subtree
+ *   keep the anchor's positions. Columns count characters (a UTF-8 byte
+ *   order mark is not one).
+ * - Integers outside int64 ("integer out of range"), reals outside double
+ *   ("number out of range") and .inf/.nan (JSON has no such numbers) are
+ *   errors. !!str, !!int, !!float, !!bool, !!null, !!map and !!seq apply;
+ *   any other tag is an error. "<<" is an ordinary key.
+ * - Structural errors (libyaml's, nesting, the node cap, non-scalar keys,
+ *   unknown anchors, a second document under KS_YAML_SINGLE) stop at the
+ *   first; errors in single values (duplicate keys, tags, numbers) are all
+ *   reported.
+ * - KS_YAML_MAX_NODES counts per document.
  */
 #ifndef KS_CORE_YAML_H
 #define KS_CORE_YAML_H
@@ -37,9 +54,11 @@ enum {
 };
 
 /* Parses one document. An empty stream (or only comments) gives a document
- * whose root is NULL. */
-int ks_yaml_parse(ks_doc **out, const char *buf, size_t len,
-		  const char *file, unsigned flags, ks_errlist *errs);
+ * whose root is NULL and whose root mark is 0:0. Without KS_YAML_SINGLE the
+ * whole stream is read (an error anywhere fails) and the first non-empty
+ * document is returned. */
+int ks_yaml_parse(ks_doc **out, const char *buf, size_t len, const char *file,
+		  unsigned flags, ks_errlist *errs);
 
 /* Parses every document of a stream; empty documents are skipped. *out is
  * an array of *n documents; free each with ks_doc_free and the array with
@@ -48,7 +67,10 @@ int ks_yaml_parse_all(ks_doc ***out, size_t *n, const char *buf, size_t len,
 		      const char *file, ks_errlist *errs);
 
 /* Reads PATH (capped at KS_YAML_MAX_FILE) and parses it; messages name the
- * file as DISPLAY (PATH when NULL). */
+ * file as DISPLAY (PATH when NULL). A file that cannot be read gives
+ * `DISPLAY: <strerror>` and ks_read_file's code (KS_ENOTFOUND, KS_EIO); a
+ * too large one `DISPLAY: file is too large (N bytes, the limit is 16 MiB)`
+ * and KS_EINVAL. */
 int ks_yaml_load_file(ks_doc **out, const char *path, const char *display,
 		      unsigned flags, ks_errlist *errs);
 
@@ -59,6 +81,11 @@ int ks_yaml_load_file(ks_doc **out, const char *path, const char *display,
  * YAML 1.2 or YAML 1.1 (true, yes, on, null, 1e3, 0x1F, "", leading or
  * trailing space, ": " or " #", indicators), with double quotes and escapes;
  * multi-line strings use literal blocks where they round-trip exactly.
+ * Reals are written shortest-round-trip, always readable as reals by YAML
+ * 1.1 too ("3.0", "1.0e+21"). A sequence under a key is indented by two
+ * ("key:\n  - a"). NULL writes "null". Returns KS_EINVAL for a string that
+ * is not valid UTF-8 and ks_buf's KS_ELIMIT past the buffer's cap; on error
+ * OUT is left as it was.
  */
 int ks_yaml_emit(ks_buf *out, const json_t *v);
 
