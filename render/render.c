@@ -355,6 +355,27 @@ static json_t *generate(struct render *r, struct app_slot **sorted, size_t n)
 	return json_pack("{s:o, s:o}", "apps", apps, "resources", resources);
 }
 
+/* A stack given twice (or two folders naming the same project and stack)
+ * would define each app twice: one error for the stack instead. */
+static bool same_stack_as_before(struct render *r, size_t i)
+{
+	const ks_stack_docs *s = &r->stacks[i];
+	if (!s->names_ok)
+		return false;
+	for (size_t j = 0; j < i; j++) {
+		const ks_stack_docs *o = &r->stacks[j];
+		if (!o->names_ok || strcmp(o->project, s->project) ||
+		    strcmp(o->stack, s->stack))
+			continue;
+		ks_errlist_add(r->errs, s->dir, 0, 0,
+			       "the same stack as %s (project \"%s\", stack "
+			       "\"%s\"); give each stack once",
+			       o->dir, s->project, s->stack);
+		return true;
+	}
+	return false;
+}
+
 static void run(struct render *r, const ks_render_stack *stacks, size_t nstacks,
 		const ks_render_opts *opts, json_t **spec)
 {
@@ -366,6 +387,8 @@ static void run(struct render *r, const ks_render_stack *stacks, size_t nstacks,
 	r->nstacks = nstacks;
 	for (size_t i = 0; i < nstacks; i++) {
 		ks_stack_load(&r->stacks[i], r->a, &stacks[i], r->errs);
+		if (same_stack_as_before(r, i))
+			continue;
 		for (size_t j = 0; j < r->stacks[i].ndocs; j++)
 			collect_doc(r, &r->stacks[i], r->stacks[i].docs[j]);
 	}

@@ -156,6 +156,19 @@ static void project_and_stack_files(void **state)
 	free(got);
 }
 
+static void stack_given_twice(void **state)
+{
+	(void)state;
+	struct tstack t[2] = {one(APP("hello")), one(APP("hello"))};
+	t[1].dir = "shop/prod/";
+	json_t *out;
+	char *got = render(t, 2, NULL, &out);
+	assert_string_equal(got, "shop/prod/: the same stack as shop/prod "
+				 "(project \"shop\", stack \"prod\"); give "
+				 "each stack once");
+	free(got);
+}
+
 static void non_app_files_are_skipped(void **state)
 {
 	(void)state;
@@ -467,6 +480,7 @@ static int render_group(void)
 		cmocka_unit_test(app_names),
 		cmocka_unit_test(same_app_in_two_files),
 		cmocka_unit_test(project_and_stack_files),
+		cmocka_unit_test(stack_given_twice),
 		cmocka_unit_test(non_app_files_are_skipped),
 		cmocka_unit_test(missing_folder_on_disk),
 		cmocka_unit_test(folder_on_disk),
