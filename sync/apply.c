@@ -71,6 +71,67 @@ static int list_kind(ks_kube_client *c, const char *av, const char *kind,
 	return 0;
 }
 
+static int get_object(ks_kube_client *c, const ks_kube_resource *r,
+		      const char *ns, const char *name, const char *id,
+		      json_t **out, ks_error *err);
+
+/* Spec objects the LISTs did not find may still exist without kusync's
+ * labels (created by hand, or a label removed): one GET each, so that the
+ * plan says update rather than create and drift shows the labels. */
+static int get_unlisted(ks_kube_client *c, const json_t *spec, json_t *live,
+			ks_error *err)
+{
+	json_t *ids = json_object();
+	size_t i;
+	const json_t *o;
+	json_array_foreach(live, i, o)
+	{
+		char *id = ks_sync_object_id(o);
+		if (id)
+			json_object_set_new(ids, id, json_true());
+		free(id);
+	}
+	int rc = 0;
+	const json_t *res;
+	json_array_foreach(json_object_get(spec, "resources"), i, res)
+	{
+		const json_t *a = json_object_get(res, "attributes");
+		char *id = ks_sync_object_id(a);
+		if (!id || json_object_get(ids, id)) {
+			free(id);
+			continue;
+		}
+		const json_t *md = json_object_get(a, "metadata");
+		ks_kube_resource r;
+		ks_error e2;
+		rc = ks_kube_discover(
+			c, json_string_value(json_object_get(a, "apiVersion")),
+			json_string_value(json_object_get(a, "kind")), &r, &e2);
+		if (rc == KS_ENOTFOUND) {
+			rc = 0; /* not served: applying it will say so */
+		} else if (rc) {
+			*err = e2;
+		} else {
+			json_t *obj = NULL;
+			rc = get_object(
+				c, &r,
+				json_string_value(
+					json_object_get(md, "namespace")),
+				json_string_value(json_object_get(md, "name")),
+				id, &obj, err);
+			if (!rc && obj)
+				json_array_append_new(live, obj);
+			else
+				json_decref(obj);
+		}
+		free(id);
+		if (rc)
+			break;
+	}
+	json_decref(ids);
+	return rc;
+}
+
 int ks_sync_fetch_live(ks_kube_client *c, const ks_sync_plan *scope,
 		       const json_t *spec, json_t **out, ks_error *err)
 {
@@ -112,6 +173,8 @@ int ks_sync_fetch_live(ks_kube_client *c, const ks_sync_plan *scope,
 			       sel, false, live, seen, err);
 	free(sel);
 	json_decref(seen);
+	if (!rc)
+		rc = get_unlisted(c, spec, live, err);
 	if (rc) {
 		json_decref(live);
 		return rc;

@@ -99,6 +99,13 @@ t_out "the other manager's annotation survives" '^hi$' \
 pw3=$(k -n demo-prod get secret orders-mysql -o jsonpath='{.data.password}')
 if [ "$pw3" = "$pw1" ]; then ks_pass; else ks_fail "password changed on re-apply"; fi
 
+# --- an object that lost its ownership label is still found, not "missing"
+k -n demo-prod label deploy demo-prod-orders kusync.io/stack- >/dev/null
+t_exit "drift shows the removed label" 1 \
+	'^apps/v1:Deployment:demo-prod:demo-prod-orders +modified +metadata\.labels\["kusync\.io/stack"\] +"demo-prod" -> \(absent\)$' ks drift
+t_exit "apply puts it back" 0 '^apply: 0 created, 1 updated, 0 deleted, [0-9]+ unchanged$' ks apply
+t_exit "and the drift is gone" 0 '^no drift$' ks drift
+
 # --- orphans and prune
 cat >"$ks_tmp/orphan.yaml" <<'YAML'
 apiVersion: v1
