@@ -291,6 +291,12 @@ static int load_user(ks_kube_config *c, const json_t *u, const char *dir,
 	const json_t *ex = json_object_get(u, "exec");
 	if (json_is_object(ex))
 		return load_exec(c, ex, dir, owner, err);
+	if (json_object_get(u, "auth-provider") && !c->token &&
+	    !c->token_file && !c->cert_pem && !c->username)
+		return ks_error_set(err, KS_EINVAL,
+				    "%s: auth-provider is not supported; use "
+				    "an exec credential plugin",
+				    owner);
 	return 0;
 }
 

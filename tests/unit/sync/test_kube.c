@@ -171,6 +171,21 @@ static void kubeconfig_data_files_and_exec(void **state)
 	assert_non_null(strstr(err.msg, "gone.crt"));
 	json_decref(k);
 
+	/* auth-provider alone is refused with a pointer to exec plugins */
+	k = js("{\"current-context\":\"x\",\"contexts\":[{\"name\":\"x\","
+	       "\"context\":{\"cluster\":\"c\",\"user\":\"u\"}}],"
+	       "\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":"
+	       "\"https://h:1\"}}],\"users\":[{\"name\":\"u\",\"user\":{"
+	       "\"auth-provider\":{\"name\":\"gcp\"}}}]}");
+	docs[0] = k;
+	assert_int_equal(
+		ks_kube_config_from_json(&c, docs, dirs, 1, NULL, &err),
+		KS_EINVAL);
+	assert_string_equal(err.msg,
+			    "user \"u\": auth-provider is not "
+			    "supported; use an exec credential plugin");
+	json_decref(k);
+
 	/* No current context and none given. */
 	k = js("{\"contexts\":[]}");
 	docs[0] = k;
