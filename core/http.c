@@ -164,6 +164,8 @@ const char *ks_http_reason(int status)
 		return "Service Unavailable";
 	case 504:
 		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
 	default:
 		return "Unknown";
 	}
@@ -327,6 +329,10 @@ static const char *parsed_header(struct conn *c, const char *name)
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
+	if (p->http_major != 1) {
+		c->error_status = 505;
+		return -1;
+	}
 	if ((p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > c->srv->lim.max_body_bytes) {
 		c->error_status = 413;

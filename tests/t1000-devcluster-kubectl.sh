@@ -128,12 +128,13 @@ rc=$?
 if [ $rc -eq 0 ]; then ks_pass; else ks_fail "diff after apply is empty (rc $rc): $(head -c 600 "$ks_tmp/diff.out")"; fi
 
 # watch
-(timeout 4 kubectl -n demo get configmaps --watch --output-watch-events >"$ks_tmp/watch.out" 2>&1 &)
-sleep 1
+(timeout 20 kubectl -n demo get configmaps --watch --output-watch-events >"$ks_tmp/watch.out" 2>&1 &)
+for _ in $(seq 100); do grep -q settings "$ks_tmp/watch.out" && break; sleep 0.1; done
 k -n demo create configmap w1 --from-literal=a=1 >/dev/null
 k -n demo delete configmap w1 >/dev/null
-sleep 3.5
-if grep -q 'ADDED *w1' "$ks_tmp/watch.out" && grep -q 'DELETED *w1' "$ks_tmp/watch.out"; then ks_pass; else ks_fail "get --watch: $(cat "$ks_tmp/watch.out")"; fi
+for _ in $(seq 100); do grep -q 'DELETED *w1' "$ks_tmp/watch.out" && break; sleep 0.1; done
+if grep -q 'ADDED *settings' "$ks_tmp/watch.out" && grep -q 'ADDED *w1' "$ks_tmp/watch.out" &&
+	grep -q 'DELETED *w1' "$ks_tmp/watch.out"; then ks_pass; else ks_fail "get --watch: $(cat "$ks_tmp/watch.out")"; fi
 
 # delete --wait, cascading through ownerReferences
 t_out "delete --wait" 'deleted' k -n demo delete deploy web --wait --timeout=20s
@@ -141,4 +142,5 @@ sleep 0.3
 t_out "replicasets went with the deployment" '^none$' k -n demo get rs -o 'jsonpath={.items[*].metadata.name}none{"\n"}'
 t_out "delete namespace --wait" 'deleted' k delete ns demo --wait --timeout=20s
 t_fail "namespace is gone" 'NotFound|not found' k get ns demo
+t "clean shutdown (no leaks under ASan)" dc_stop
 ks_done

@@ -161,4 +161,5 @@ t_fail "strategic merge patch of a CR is refused" 'unknown format|415|Unsupporte
 t_out "delete the CRD" 'deleted' k delete crd widgets.example.com --wait --timeout=20s
 sleep 0.2
 t_fail "its resource left discovery" "doesn't have a resource type|could not find the requested resource|no matches" k get widgets
+t "clean shutdown (no leaks under ASan)" dc_stop
 ks_done
