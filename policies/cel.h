@@ -161,8 +161,10 @@ int ks_cel_value_to_json(ks_buf *out, const ks_cel_value *v);
  */
 void ks_cel_value_format(ks_buf *out, const ks_cel_value *v);
 
-/* Converts V into a new jansson value (NULL for errors and for values with
- * no JSON form), with the mapping of ks_cel_value_to_json. */
+/* Converts V into a new jansson value (NULL for errors), with the mapping
+ * of ks_cel_value_to_json. Lists and maps that came from the input JSON are
+ * shared (a new reference to them), not copied: treat the result as
+ * read-only. */
 json_t *ks_cel_value_to_jansson(const ks_cel_value *v);
 
 #endif

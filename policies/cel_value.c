@@ -313,8 +313,8 @@ json_t *ks_cel_value_to_jansson(const ks_cel_value *v)
 {
 	if (v->kind == KS_CEL_ERROR)
 		return NULL;
-	if (v->json)
-		return json_deep_copy(v->v.json);
+	if (v->json) /* input values are never modified: share them */
+		return json_incref((json_t *)v->v.json);
 	switch (v->kind) {
 	case KS_CEL_NULL:
 		return json_null();

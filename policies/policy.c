@@ -703,11 +703,7 @@ static json_t *eval_vars(ks_cel_ctx *c, const ks_policy_set *s, json_t **vars)
 			continue;
 		ks_cel_value v =
 			ks_cel_eval(c, s->vars[i].prog, vars, NRULE_VARS);
-		json_t *j = NULL;
-		if (v.json)
-			j = json_incref((json_t *)v.v.json);
-		else
-			j = ks_cel_value_to_jansson(&v);
+		json_t *j = ks_cel_value_to_jansson(&v);
 		if (j)
 			json_object_set_new(o, s->vars[i].name, j);
 	}
@@ -769,6 +765,24 @@ int ks_policy_check_spec(const ks_policy_registry *r, const json_t *spec,
 	int rc = 0;
 	json_t *apps = json_object_get(spec, "apps");
 	json_t *resources = json_object_get(spec, "resources");
+	/* The Kubernetes objects of each app, in one pass. */
+	json_t *byapp = json_object();
+	size_t k;
+	json_t *res;
+	json_array_foreach(resources, k, res)
+	{
+		const char *owner = obj_str(res, "extensions", "kusync.io/app");
+		json_t *attrs = json_object_get(res, "attributes");
+		if (!owner || !json_is_object(attrs))
+			continue;
+		json_t *list = json_object_get(byapp, owner);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(byapp, owner, list);
+		}
+		json_array_append(list, attrs);
+	}
+	json_t *none = json_array();
 	size_t i;
 	json_t *app;
 	json_array_foreach(apps, i, app)
@@ -777,18 +791,9 @@ int ks_policy_check_spec(const ks_policy_registry *r, const json_t *spec,
 		json_t *sets = json_object_get(app, "policysets");
 		if (!name || !json_object_size(sets))
 			continue;
-		json_t *objs = json_array();
-		size_t k;
-		json_t *res;
-		json_array_foreach(resources, k, res)
-		{
-			const char *owner =
-				obj_str(res, "extensions", "kusync.io/app");
-			json_t *attrs = json_object_get(res, "attributes");
-			if (owner && !strcmp(owner, name) &&
-			    json_is_object(attrs))
-				json_array_append(objs, attrs);
-		}
+		json_t *objs = json_object_get(byapp, name);
+		if (!objs)
+			objs = none;
 		const char *sname;
 		json_t *sv;
 		json_object_foreach(sets, sname, sv)
@@ -806,7 +811,8 @@ int ks_policy_check_spec(const ks_policy_registry *r, const json_t *spec,
 			ks_policy_check_objects(s, mandatory, objs, app, objs,
 						rep);
 		}
-		json_decref(objs);
 	}
+	json_decref(none);
+	json_decref(byapp);
 	return rc;
 }
