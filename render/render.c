@@ -4,6 +4,7 @@
  */
 #include "render/render.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ struct render {
 	size_t nstacks;
 	ks_workspace *ws;
 	bool ws_ok;
+	json_t *by_name; /* "project/stack/app" -> index in apps */
 };
 
 static struct app_slot *new_slot(struct render *r)
@@ -46,16 +48,20 @@ static struct app_slot *new_slot(struct render *r)
 	return s;
 }
 
+/* Names are DNS-1123 labels, so '/' cannot occur in them. */
+static void name_key(char *buf, size_t len, const char *project,
+		     const char *stack, const char *name)
+{
+	snprintf(buf, len, "%s/%s/%s", project, stack, name);
+}
+
 static struct app_slot *find_app(struct render *r, const char *project,
 				 const char *stack, const char *name)
 {
-	for (size_t i = 0; i < r->napps; i++) {
-		struct app_slot *s = &r->apps[i];
-		if (s->names_ok && !strcmp(s->project, project) &&
-		    !strcmp(s->stack, stack) && !strcmp(s->name, name))
-			return s;
-	}
-	return NULL;
+	char key[512];
+	name_key(key, sizeof(key), project, stack, name);
+	json_t *i = json_object_get(r->by_name, key);
+	return i ? &r->apps[json_integer_value(i)] : NULL;
 }
 
 static bool stack_rendered(struct render *r, const char *project,
@@ -117,6 +123,13 @@ static void collect_doc(struct render *r, const ks_stack_docs *sd,
 		s->where.file = file;
 		s->where.mark = km;
 		s->names_ok = sd->names_ok;
+		if (s->names_ok) {
+			char nk[512];
+			name_key(nk, sizeof(nk), s->project, s->stack, s->name);
+			json_object_set_new(
+				r->by_name, nk,
+				json_integer((json_int_t)(s - r->apps)));
+		}
 		s->valid =
 			ks_app_validate(&s->app, r->a, doc, key, in, v,
 					sd->project, sd->stack, r->errs) == 0;
@@ -126,6 +139,7 @@ static void collect_doc(struct render *r, const ks_stack_docs *sd,
 /* Full names: DNS-1123 labels of at most 63, unique across the render. */
 static void check_fullnames(struct render *r)
 {
+	json_t *seen = json_object(); /* full name -> index in apps */
 	for (size_t i = 0; i < r->napps; i++) {
 		struct app_slot *s = &r->apps[i];
 		if (!s->names_ok)
@@ -142,21 +156,22 @@ static void check_fullnames(struct render *r)
 			s->valid = false;
 			continue;
 		}
-		for (size_t j = 0; j < i; j++) {
-			struct app_slot *o = &r->apps[j];
-			if (!o->names_ok || strcmp(o->fullname, s->fullname))
-				continue;
-			ks_errlist_add(r->errs, s->where.file,
-				       s->where.mark.line, s->where.mark.col,
-				       "%s: the app's full name \"%s\" is "
-				       "also the full name of the app at "
-				       "%s:%u:%u",
-				       s->name, s->fullname, o->where.file,
-				       o->where.mark.line, o->where.mark.col);
-			s->valid = false;
-			break;
+		json_t *j = json_object_get(seen, s->fullname);
+		if (!j) {
+			json_object_set_new(seen, s->fullname,
+					    json_integer((json_int_t)i));
+			continue;
 		}
+		const struct app_slot *o = &r->apps[json_integer_value(j)];
+		ks_errlist_add(r->errs, s->where.file, s->where.mark.line,
+			       s->where.mark.col,
+			       "%s: the app's full name \"%s\" is also the "
+			       "full name of the app at %s:%u:%u",
+			       s->name, s->fullname, o->where.file,
+			       o->where.mark.line, o->where.mark.col);
+		s->valid = false;
 	}
+	json_decref(seen);
 }
 
 static void dep_error(struct render *r, const ks_depref *d, const char *msg)
@@ -209,31 +224,31 @@ static void resolve_dep(struct render *r, struct app_slot *s, ks_depref *d)
 	d->resolved = ks_arena_printf(r->a, "%s-%s-%s", p, st, app);
 }
 
-static struct app_slot *find_full(struct app_slot **sorted, size_t n,
+/* INDEX maps full names to positions in SORTED. */
+static struct app_slot *find_full(struct app_slot **sorted, const json_t *index,
 				  const char *full)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(sorted[i]->fullname, full))
-			return sorted[i];
-	return NULL;
+	json_t *i = json_object_get(index, full);
+	return i ? sorted[json_integer_value(i)] : NULL;
 }
 
 /* Depth first over the valid apps; PATH holds the apps on the current
  * path. A back edge is a cycle, reported at the entry that closes it. */
-static void find_cycles(struct render *r, struct app_slot **sorted, size_t n,
-			struct app_slot *s, struct app_slot **path,
-			size_t depth)
+static void find_cycles(struct render *r, struct app_slot **sorted,
+			const json_t *index, struct app_slot *s,
+			struct app_slot **path, size_t depth)
 {
 	s->color = 1;
 	path[depth] = s;
 	for (size_t i = 0; i < s->app.ndeps; i++) {
 		ks_depref *d = &s->app.deps[i];
 		struct app_slot *t =
-			d->resolved ? find_full(sorted, n, d->resolved) : NULL;
+			d->resolved ? find_full(sorted, index, d->resolved)
+				    : NULL;
 		if (!t || t->color == 2)
 			continue;
 		if (t->color == 0) {
-			find_cycles(r, sorted, n, t, path, depth + 1);
+			find_cycles(r, sorted, index, t, path, depth + 1);
 			continue;
 		}
 		ks_buf b;
@@ -264,11 +279,16 @@ static void check_dependencies(struct render *r, struct app_slot **sorted,
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < sorted[i]->app.ndeps; j++)
 			resolve_dep(r, sorted[i], &sorted[i]->app.deps[j]);
+	json_t *index = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(index, sorted[i]->fullname,
+				    json_integer((json_int_t)i));
 	struct app_slot **path = ks_xcalloc(n + 1, sizeof(*path));
 	for (size_t i = 0; i < n; i++)
 		if (sorted[i]->color == 0)
-			find_cycles(r, sorted, n, sorted[i], path, 0);
+			find_cycles(r, sorted, index, sorted[i], path, 0);
 	free(path);
+	json_decref(index);
 }
 
 /* monitoring needs path and port unless the workspace sets operatorMode. */
@@ -419,6 +439,7 @@ int ks_render(json_t **out, const ks_render_stack *stacks, size_t nstacks,
 	memset(&r, 0, sizeof(r));
 	r.a = ks_arena_new();
 	r.errs = errs;
+	r.by_name = json_object();
 	size_t before = ks_errlist_count(errs);
 	json_t *spec = NULL;
 	run(&r, stacks, nstacks, opts, &spec);
@@ -426,6 +447,7 @@ int ks_render(json_t **out, const ks_render_stack *stacks, size_t nstacks,
 		ks_stack_docs_release(&r.stacks[i]);
 	free(r.stacks);
 	free(r.apps);
+	json_decref(r.by_name);
 	ks_arena_free(r.a);
 	if (ks_errlist_count(errs) > before || !spec) {
 		json_decref(spec);
