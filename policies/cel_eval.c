@@ -719,6 +719,27 @@ static ks_cel_value logic(ks_cel_ctx *c, const cel_node *n, int is_and)
 
 static ks_cel_value select_field(ks_cel_ctx *c, const cel_node *n, int has)
 {
+	if (n->path) {
+		/* x.a.b.c over JSON: walk it directly; anything unusual
+		 * (not JSON, a missing step) takes the general way below
+		 * for the right error at the right node. */
+		const ks_cel_value *root = &c->slots[n->slot];
+		if (root->kind == KS_CEL_MAP && root->json) {
+			const json_t *j = root->v.json;
+			unsigned i;
+			for (i = 0; i + 1 < n->npath && j; i++)
+				j = json_object_getn(j, n->path[i].v.s,
+						     n->path[i].aux);
+			if (j && json_is_object(j)) {
+				const json_t *f = json_object_getn(
+					j, n->lit.v.s, n->lit.aux);
+				if (has)
+					return cel_bool(f != NULL);
+				if (f)
+					return cel_json_value(f);
+			}
+		}
+	}
 	ks_cel_value o = ev(c, n->args[0]);
 	if (o.kind == KS_CEL_ERROR)
 		return o;

@@ -125,6 +125,11 @@ struct cel_node {
 	ks_cel_value lit; /* N_LIT; N_SELECT/N_HAS: the field name */
 	const char *name; /* N_VAR/N_CALL: the name as written */
 	pcre2_code *re;	  /* N_CALL matches with a literal pattern */
+	/* N_SELECT on a chain of selections from a variable (x.a.b): the
+	 * field names from the variable on (slot is the variable), so
+	 * evaluation walks the JSON directly. NULL otherwise. */
+	const ks_cel_value *path;
+	unsigned npath;
 };
 
 struct ks_cel_program {

@@ -546,6 +546,27 @@ static cel_node *parse_primary(parser *p)
 	}
 }
 
+/* Records the field path of S (a selection of FROM) when FROM is a
+ * variable or a selection with a path itself. */
+static void set_path(parser *p, cel_node *s, const cel_node *from)
+{
+	unsigned n;
+	if (from->op == N_VAR)
+		n = 0;
+	else if (from->op == N_SELECT && from->path)
+		n = from->npath;
+	else
+		return;
+	ks_cel_value *path =
+		ks_arena_alloc(p->prog->arena, (n + 1) * sizeof(*path));
+	if (n)
+		memcpy(path, from->path, n * sizeof(*path));
+	path[n] = s->lit;
+	s->path = path;
+	s->npath = n + 1;
+	s->slot = from->slot;
+}
+
 static cel_node *parse_member_suffix(parser *p, cel_node *n)
 {
 	for (;;) {
@@ -581,6 +602,7 @@ static cel_node *parse_member_suffix(parser *p, cel_node *n)
 					 ks_arena_strndup(p->prog->arena,
 							  id.start, id.len),
 					 id.len);
+			set_path(p, s, n);
 			n = seal(p, s);
 		} else if (p->tok.type == T_LBRACKET) {
 			cel_token lb = p->tok;

@@ -26,16 +26,16 @@ static double now(void)
 
 static json_t *container(int i)
 {
-	return json_pack(
-		"{s:s,s:s,s:{s:{s:s,s:s},s:{s:s,s:s}},s:{s:{s:s,s:i}},"
-		"s:[{s:i}]}",
-		"name", "app", "image",
-		i % 10 == 0 ? "registry.example.com/web:latest"
-			    : "registry.example.com/web:1.4.2",
-		"resources", "requests", "cpu", "250m", "memory", "256Mi",
-		"limits", "cpu", "1", "memory", i % 7 ? "512Mi" : "128Mi",
-		"readinessProbe", "httpGet", "path", "/healthz", "port", 8080,
-		"ports", "containerPort", 8080);
+	return json_pack("{s:s,s:s,s:{s:{s:s,s:s},s:{s:s,s:s}},s:{s:{s:s,s:i}},"
+			 "s:[{s:i}]}",
+			 "name", "app", "image",
+			 i % 10 == 0 ? "registry.example.com/web:latest"
+				     : "registry.example.com/web:1.4.2",
+			 "resources", "requests", "cpu", "250m", "memory",
+			 "256Mi", "limits", "cpu", "1", "memory",
+			 i % 7 ? "512Mi" : "128Mi", "readinessProbe", "httpGet",
+			 "path", "/healthz", "port", 8080, "ports",
+			 "containerPort", 8080);
 }
 
 static json_t *object(int i, const char *app)
@@ -52,9 +52,9 @@ static json_t *object(int i, const char *app)
 			"{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:i,s:{s:s,s:{s:s}},"
 			"s:{s:{s:{s:s}},s:{s:[o]}}}}",
 			"apiVersion", "apps/v1", "kind", "Deployment",
-			"metadata", "name", name, "namespace", "prod",
-			"labels", "app", app, "spec", "replicas", 1 + i % 3,
-			"strategy", "type", "RollingUpdate", "rollingUpdate",
+			"metadata", "name", name, "namespace", "prod", "labels",
+			"app", app, "spec", "replicas", 1 + i % 3, "strategy",
+			"type", "RollingUpdate", "rollingUpdate",
 			"maxUnavailable", "25%", "template", "metadata",
 			"labels", "app", app, "spec", "containers",
 			container(i));
@@ -67,10 +67,10 @@ static json_t *object(int i, const char *app)
 	case 7:
 		return json_pack(
 			"{s:s,s:s,s:{s:s,s:s},s:{s:s,s:{s:{s:{s:{s:[o]}}}}}}",
-			"apiVersion", "batch/v1", "kind", "CronJob",
-			"metadata", "name", name, "namespace", "prod", "spec",
-			"schedule", "0 3 * * *", "jobTemplate", "spec",
-			"template", "spec", "containers", container(i));
+			"apiVersion", "batch/v1", "kind", "CronJob", "metadata",
+			"name", name, "namespace", "prod", "spec", "schedule",
+			"0 3 * * *", "jobTemplate", "spec", "template", "spec",
+			"containers", container(i));
 	default:
 		return json_pack(
 			"{s:s,s:s,s:{s:s,s:s},s:{s:s,s:{s:s},s:[{s:i}]}}",
