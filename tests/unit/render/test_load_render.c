@@ -169,6 +169,35 @@ static void stack_given_twice(void **state)
 	free(got);
 }
 
+static void kcl_files_are_read_and_validated(void **state)
+{
+	(void)state;
+	const char *k = "import catalog.models.schema.v1 as ac\n"
+			"import catalog.models.schema.v1.workload as wl\n"
+			"import catalog.models.schema.v1.workload.container "
+			"as c\n"
+			"\n"
+			"hello: ac.AppConfiguration {\n"
+			"    workload: wl.Service {\n"
+			"        containers: {\n"
+			"            \"web\": c.Container {\n"
+			"                image: \"nginx:1\"\n"
+			"            }\n"
+			"        }\n"
+			"        replicas: \"two\"\n"
+			"    }\n"
+			"}\n";
+	struct tstack t = one(APP("other"));
+	t.files[1] = (ks_render_file){"main.k", k, strlen(k)};
+	t.nfiles = 2;
+	json_t *out;
+	char *got = render(&t, 1, NULL, &out);
+	assert_string_equal(got, "shop/prod/main.k:12:19: "
+				 "hello.workload.replicas: expected an "
+				 "integer, got \"two\"");
+	free(got);
+}
+
 static void non_app_files_are_skipped(void **state)
 {
 	(void)state;
@@ -481,6 +510,7 @@ static int render_group(void)
 		cmocka_unit_test(same_app_in_two_files),
 		cmocka_unit_test(project_and_stack_files),
 		cmocka_unit_test(stack_given_twice),
+		cmocka_unit_test(kcl_files_are_read_and_validated),
 		cmocka_unit_test(non_app_files_are_skipped),
 		cmocka_unit_test(missing_folder_on_disk),
 		cmocka_unit_test(folder_on_disk),
