@@ -40,9 +40,38 @@ static char *stack_selector(const ks_sync_plan *p)
 	return ks_buf_detach(&b, NULL);
 }
 
+static bool forbidden(const ks_error *e)
+{
+	return strstr(e->msg, "(403") != NULL;
+}
+
+/* The namespaces of the Spec's objects, unique. */
+static json_t *spec_namespaces(const json_t *spec)
+{
+	json_t *seen = json_object();
+	json_t *out = json_array();
+	size_t i;
+	const json_t *res;
+	json_array_foreach(json_object_get(spec, "resources"), i, res)
+	{
+		const char *ns = json_string_value(json_object_get(
+			json_object_get(json_object_get(res, "attributes"),
+					"metadata"),
+			"namespace"));
+		if (ns && *ns && !json_object_get(seen, ns)) {
+			json_object_set_new(seen, ns, json_true());
+			json_array_append_new(out, json_string(ns));
+		}
+	}
+	json_decref(seen);
+	return out;
+}
+
+/* LISTs one kind cluster-wide; when RBAC forbids that (an agent bound to
+ * a few namespaces), namespace by namespace over NAMESPACES. */
 static int list_kind(ks_kube_client *c, const char *av, const char *kind,
-		     const char *selector, bool required, json_t *into,
-		     json_t *seen, ks_error *err)
+		     const char *selector, const json_t *namespaces,
+		     json_t *into, json_t *seen, ks_error *err)
 {
 	char *key = ks_xasprintf("%s/%s", av, kind);
 	bool dup = json_object_get(seen, key) != NULL;
@@ -59,11 +88,30 @@ static int list_kind(ks_kube_client *c, const char *av, const char *kind,
 		*err = e2;
 		return rc;
 	}
-	(void)required;
 	if (!(r.verbs & KS_VERB_LIST))
 		return 0;
 	json_t *items = NULL;
 	rc = ks_kube_list(c, &r, NULL, selector, &items, err);
+	if (rc && forbidden(err) && r.namespaced) {
+		rc = 0;
+		items = json_array();
+		size_t i;
+		const json_t *ns;
+		json_array_foreach(namespaces, i, ns)
+		{
+			json_t *part = NULL;
+			rc = ks_kube_list(c, &r, json_string_value(ns),
+					  selector, &part, err);
+			if (rc)
+				break;
+			json_array_extend(items, part);
+			json_decref(part);
+		}
+		if (rc) {
+			json_decref(items);
+			items = NULL;
+		}
+	}
 	if (rc)
 		return rc;
 	json_array_extend(into, items);
@@ -119,6 +167,8 @@ static int get_unlisted(ks_kube_client *c, const json_t *spec, json_t *live,
 					json_object_get(md, "namespace")),
 				json_string_value(json_object_get(md, "name")),
 				id, &obj, err);
+			if (rc && forbidden(err))
+				rc = 0; /* applying it will say so */
 			if (!rc && obj)
 				json_array_append_new(live, obj);
 			else
@@ -137,6 +187,7 @@ int ks_sync_fetch_live(ks_kube_client *c, const ks_sync_plan *scope,
 {
 	json_t *live = json_array();
 	json_t *seen = json_object();
+	json_t *nss = spec_namespaces(spec);
 	char *sel = stack_selector(scope);
 	int rc = 0;
 	json_object_set_new(seen, "v1/Namespace", json_true());
@@ -146,7 +197,9 @@ int ks_sync_fetch_live(ks_kube_client *c, const ks_sync_plan *scope,
 		json_t *items = NULL;
 		rc = ks_kube_list(c, &nsr, NULL, KS_LABEL_MANAGED_BY "=kusync",
 				  &items, err);
-		if (!rc) {
+		if (rc && forbidden(err))
+			rc = 0; /* each is looked up by name below */
+		else if (!rc) {
 			json_array_extend(live, items);
 			json_decref(items);
 		}
@@ -162,15 +215,16 @@ int ks_sync_fetch_live(ks_kube_client *c, const ks_sync_plan *scope,
 			json_string_value(json_object_get(a, "apiVersion"));
 		const char *kind =
 			json_string_value(json_object_get(a, "kind"));
-		if (av && kind)
-			rc = list_kind(c, av, kind, sel, true, live, seen, err);
+		if (av && kind && strcmp(kind, "Namespace"))
+			rc = list_kind(c, av, kind, sel, nss, live, seen, err);
 	}
 	for (size_t k = 0;
 	     !rc && scope->nstacks &&
 	     k < sizeof(rendered_kinds) / sizeof(rendered_kinds[0]);
 	     k++)
 		rc = list_kind(c, rendered_kinds[k][0], rendered_kinds[k][1],
-			       sel, false, live, seen, err);
+			       sel, nss, live, seen, err);
+	json_decref(nss);
 	free(sel);
 	json_decref(seen);
 	if (!rc)

@@ -22,9 +22,10 @@ struct fake {
 	pthread_t thread;
 	int port;
 	pthread_mutex_t mu;
-	json_t *store; /* object path -> object */
-	json_t *log;   /* ["METHOD path?query content-type", ...] */
-	json_t *posts; /* bodies of POSTs */
+	json_t *store;	   /* object path -> object */
+	json_t *log;	   /* ["METHOD path?query content-type", ...] */
+	json_t *posts;	   /* bodies of POSTs */
+	json_t *forbidden; /* list paths answering 403 */
 };
 
 static void reply(ks_http_exchange *ex, int status, json_t *body)
@@ -123,6 +124,46 @@ static void do_post(struct fake *f, const ks_http_request *r,
 	free(key);
 }
 
+/* A LIST: the stored objects under the path (a cluster-wide path
+ * /api/v1/configmaps covers /api/v1/namespaces/X/configmaps/Y); paths in
+ * f->forbidden answer 403 as RBAC does. */
+static void do_list(struct fake *f, const ks_http_request *r,
+		    ks_http_exchange *ex)
+{
+	if (json_object_get(f->forbidden, r->path)) {
+		reply(ex, 403,
+		      status_body(403, "Forbidden",
+				  "configmaps is forbidden: User \"x\" cannot "
+				  "list resource \"configmaps\" in API group "
+				  "\"\" at the cluster scope"));
+		return;
+	}
+	const char *res = strrchr(r->path, '/') + 1;
+	size_t plen = strlen(r->path);
+	json_t *items = json_array();
+	const char *key;
+	json_t *v;
+	json_object_foreach(f->store, key, v)
+	{
+		bool under = !strncmp(key, r->path, plen) && key[plen] == '/' &&
+			     !strchr(key + plen + 1, '/');
+		/* cluster-wide: /api/v1/configmaps covers namespaced keys */
+		char *pre = ks_xstrndup(r->path, (size_t)(res - r->path) - 1);
+		char *pat = ks_xasprintf("/%s/", res);
+		bool wide = !strncmp(key, pre, strlen(pre)) &&
+			    !strncmp(key + strlen(pre), "/namespaces/", 12) &&
+			    strstr(key, pat) &&
+			    !strstr(r->path, "/namespaces/");
+		free(pre);
+		free(pat);
+		if (under || wide)
+			json_array_append(items, v);
+	}
+	reply(ex, 200,
+	      json_pack("{s:s, s:{}, s:o}", "kind", "List", "metadata", "items",
+			items));
+}
+
 static void fake_handler(void *ud, const ks_http_request *r,
 			 ks_http_exchange *ex)
 {
@@ -148,6 +189,8 @@ static void fake_handler(void *ud, const ks_http_request *r,
 		} else {
 			reply(ex, 404, status_body(404, "NotFound", "gone"));
 		}
+	} else if (strstr(r->query, "limit=")) {
+		do_list(f, r, ex);
 	} else {
 		json_t *o = json_object_get(f->store, r->path);
 		if (o)
@@ -179,6 +222,7 @@ static int fake_setup(void **state)
 	f->store = json_object();
 	f->log = json_array();
 	f->posts = json_array();
+	f->forbidden = json_object();
 	uv_loop_init(&f->loop);
 	uv_async_init(&f->loop, &f->stop, fake_on_stop);
 	f->stop.data = f;
@@ -201,6 +245,7 @@ static int fake_teardown(void **state)
 	json_decref(f->store);
 	json_decref(f->log);
 	json_decref(f->posts);
+	json_decref(f->forbidden);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 	return 0;
@@ -274,64 +319,112 @@ static bool logged(const struct fake *f, const char *line)
 #define LABELS                                                                 \
 	"\"labels\":{\"kusync.io/app\":\"s-p-a\",\"kusync.io/stack\":\"s-p\"}"
 
-static const char *
-	spec1 = "{\"apps\":[{\"name\":\"s-p-a\",\"project\":\"s\",\"stack\":"
-		"\"p\"}],"
-		"\"resources\":["
-		"{\"id\":\"v1:Namespace:ns\",\"attributes\":{\"apiVersion\":"
-		"\"v1\","
-		"\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns\"}}}," RES(
-			"v1:ConfigMap:ns:bad", "[]",
-			"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
-			"\"metadata\":{"
-			"\"name\":\"bad\",\"namespace\":\"ns\"," LABELS
-			"}}") "," RES("v1:ConfigMap:ns:ok", "[]",
-				      "{\"apiVersion\":\"v1\",\"kind\":"
-				      "\"ConfigMap\",\"metadata\":{"
-				      "\"name\":\"ok\",\"namespace\":"
-				      "\"ns\"," LABELS
-				      "}}") "," RES("v1:Secret:ns:db-mysql-"
-						    "local-secret",
-						    "[]",
-						    "{\"apiVersion\":\"v1\","
-						    "\"kind\":\"Secret\","
-						    "\"metadata\":{"
-						    "\"name\":\"db-mysql-local-"
-						    "secret\",\"namespace\":"
-						    "\"ns\","
-						    "\"annotations\":{\"kusync."
-						    "io/"
-						    "generate\":\"password\"}"
-						    "," LABELS
-						    "}}") "," RES("v1:Secret:"
-								  "ns:db-mysql",
-								  "[]",
-								  "{\"apiVersio"
-								  "n\":\"v1\","
-								  "\"kind\":"
-								  "\"Secret\","
-								  "\"metadata\""
-								  ":{"
-								  "\"name\":"
-								  "\"db-"
-								  "mysql\","
-								  "\"namespace"
-								  "\":\"ns\","
-								  "\"annotation"
-								  "s\":{"
-								  "\"kusync.io/"
-								  "generate\":"
-								  "\"password\""
-								  "}," LABELS
-								  "},\"data\":{"
-								  "\"username\""
-								  ":\"cm9vdA=="
-								  "\"}}") "," RES("apps/v1:Deployment:ns:web",
-										  "[\"v1:ConfigMap:ns:bad\"]",
-										  "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":"
-										  "{\"name\":\"web\",\"namespace\":\"ns\"," LABELS
-										  "},\"spec\":{"
-										  "\"replicas\":1}}") "]}";
+static const char *spec1 =
+	"{\"apps\":[{\"name\":\"s-p-a\",\"project\":\"s\",\"stack\":"
+	"\"p\"}],"
+	"\"resources\":["
+	"{\"id\":\"v1:Namespace:ns\",\"attributes\":{\"apiVersion\":"
+	"\"v1\","
+	"\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns\"}}}," RES(
+		"v1:ConfigMap:ns:bad", "[]",
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+		"\"metadata\":{"
+		"\"name\":\"bad\",\"namespace\":\"ns\"," LABELS
+		"}}") "," RES("v1:ConfigMap:ns:ok", "[]",
+			      "{\"apiVersion\":\"v1\",\"kind\":"
+			      "\"ConfigMap\",\"metadata\":{"
+			      "\"name\":\"ok\",\"namespace\":"
+			      "\"ns\"," LABELS
+			      "}}") "," RES("v1:Secret:ns:db-mysql-"
+					    "local-secret",
+					    "[]",
+					    "{\"apiVersion\":\"v1\","
+					    "\"kind\":\"Secret\","
+					    "\"metadata\":{"
+					    "\"name\":\"db-mysql-local-"
+					    "secret\",\"namespace\":"
+					    "\"ns\","
+					    "\"annotations\":{\"kusync."
+					    "io/"
+					    "generate\":\"password\"}"
+					    "," LABELS
+					    "}}") "," RES("v1:Secret:"
+							  "ns:db-mysql",
+							  "[]",
+							  "{\"apiVersio"
+							  "n\":\"v1\","
+							  "\"kind\":"
+							  "\"Secret\","
+							  "\"metadata\""
+							  ":{"
+							  "\"name\":"
+							  "\"db-"
+							  "mysql\","
+							  "\"namespace"
+							  "\":\"ns\","
+							  "\"annotation"
+							  "s\":{"
+							  "\"kusync.io/"
+							  "generate\":"
+							  "\"password\""
+							  "}," LABELS
+							  "},\"data\":{"
+							  "\"username\""
+							  ":\"cm9vdA=="
+							  "\"}}") "," RES("apps"
+									  "/v1:"
+									  "Depl"
+									  "oyme"
+									  "nt:"
+									  "ns:"
+									  "web",
+									  "[\"v"
+									  "1:"
+									  "Conf"
+									  "igMa"
+									  "p:"
+									  "ns:"
+									  "bad"
+									  "\"]",
+									  "{\"a"
+									  "piVe"
+									  "rsio"
+									  "n\":"
+									  "\"ap"
+									  "ps/"
+									  "v1\""
+									  ",\"k"
+									  "ind"
+									  "\":"
+									  "\"De"
+									  "ploy"
+									  "ment"
+									  "\","
+									  "\"me"
+									  "tada"
+									  "ta\""
+									  ":"
+									  "{\"n"
+									  "ame"
+									  "\":"
+									  "\"we"
+									  "b\","
+									  "\"na"
+									  "mesp"
+									  "ace"
+									  "\":"
+									  "\"ns"
+									  "\""
+									  "," LABELS
+									  "},"
+									  "\"sp"
+									  "ec\""
+									  ":{"
+									  "\"re"
+									  "plic"
+									  "as\""
+									  ":1}"
+									  "}") "]}";
 
 static void apply_orders_skips_and_generates(void **state)
 {
@@ -544,6 +637,47 @@ static void immutable_job_is_replaced_and_prune_runs(void **state)
 	ks_kube_client_free(c);
 }
 
+static void live_by_namespace_when_rbac_forbids_cluster_lists(void **state)
+{
+	struct fake *f = *state;
+	ks_kube_client *c = client(f);
+	json_object_set_new(f->forbidden, "/api/v1/configmaps", json_true());
+	json_object_set_new(f->forbidden, "/api/v1/namespaces", json_true());
+	json_object_set_new(
+		f->store, "/api/v1/namespaces/ns/configmaps/ok",
+		js("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+		   "{\"name\":\"ok\",\"namespace\":\"ns\"," LABELS "}}"));
+	json_object_set_new(
+		f->store, "/api/v1/namespaces/ns/secrets/db-mysql",
+		js("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":"
+		   "{\"name\":\"db-mysql\",\"namespace\":\"ns\"," LABELS "}}"));
+	json_object_set_new(f->store, "/api/v1/namespaces/ns",
+			    js("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+			       "\"metadata\":{\"name\":\"ns\"}}"));
+	json_t *spec = js(spec1);
+	ks_sync_plan *p = NULL;
+	ks_error err;
+	assert_int_equal(ks_sync_plan_scope(&p, spec, &err), 0);
+	json_t *live = NULL;
+	assert_int_equal(ks_sync_fetch_live(c, p, spec, &live, &err), 0);
+	/* the ConfigMap through the namespace list, the Secret through the
+	 * (allowed) cluster-wide list, the Namespace by name */
+	char *s = json_dumps(live, JSON_COMPACT);
+	assert_non_null(strstr(s, "\"name\":\"ok\""));
+	assert_non_null(strstr(s, "\"name\":\"db-mysql\""));
+	assert_non_null(strstr(s, "\"kind\":\"Namespace\""));
+	free(s);
+	assert_true(logged(
+		f, "GET /api/v1/namespaces/ns/configmaps?limit=500&"
+		   "labelSelector=kusync.io%2Fstack%20in%20%28s-p%29 -"));
+	assert_true(logged(f, "GET /api/v1/namespaces/ns -"));
+	assert_int_equal(json_array_size(live), 3);
+	json_decref(live);
+	json_decref(spec);
+	ks_sync_plan_free(p);
+	ks_kube_client_free(c);
+}
+
 static int apply_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +690,9 @@ static int apply_tests(void)
 		cmocka_unit_test_setup_teardown(
 			immutable_job_is_replaced_and_prune_runs, fake_setup,
 			fake_teardown),
+		cmocka_unit_test_setup_teardown(
+			live_by_namespace_when_rbac_forbids_cluster_lists,
+			fake_setup, fake_teardown),
 	};
 	return cmocka_run_group_tests_name("sync/apply", tests, NULL, NULL);
 }
