@@ -8,19 +8,39 @@
 #include "core/values.h"
 #include "core/banned.h"
 
+/* One error is one line of valid UTF-8: control characters become '?',
+ * and a multi-byte character cut by truncation is dropped. */
+static void one_line(char *msg, size_t size, int n)
+{
+	size_t len = strlen(msg);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)msg[i];
+		if (ch < 0x20 || ch == 0x7f)
+			msg[i] = '?';
+	}
+	if (n < 0 || (size_t)n < size)
+		return;
+	size_t end = len;
+	while (end > 0 && ((unsigned char)msg[end - 1] & 0xC0) == 0x80)
+		end--;
+	if (end > 0 && ((unsigned char)msg[end - 1] & 0x80))
+		end--; /* the lead byte of the cut character */
+	msg[end] = '\0';
+}
+
 void ks_verr(ks_vctx *c, ks_mark m, const char *path, const char *fmt, ...)
 {
-	char msg[1536];
+	char msg[1536], line[2048];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (path && *path)
-		ks_errlist_add(c->errs, c->file, m.line, m.line ? m.col : 0,
-			       "%s: %s", path, msg);
-	else
-		ks_errlist_add(c->errs, c->file, m.line, m.line ? m.col : 0,
-			       "%s", msg);
+	int n = path && *path
+			? snprintf(line, sizeof(line), "%s: %s", path, msg)
+			: snprintf(line, sizeof(line), "%s", msg);
+	one_line(line, sizeof(line), n);
+	ks_errlist_add(c->errs, c->file, m.line, m.line ? m.col : 0, "%s",
+		       line);
 	c->nerr++;
 }
 
@@ -81,6 +101,8 @@ static const char *quote_text(ks_vctx *c, const char *s)
 {
 	size_t len = strlen(s), max = 60;
 	size_t n = len > max ? max : len;
+	while (n < len && n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--; /* do not cut a UTF-8 character */
 	char *q = ks_arena_alloc(c->a, n + 6);
 	size_t j = 0;
 	q[j++] = '"';

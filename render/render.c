@@ -95,11 +95,17 @@ static void collect_doc(struct render *r, const ks_stack_docs *sd,
 		const ks_node_info *in = ks_doc_key_info(doc, root, key);
 		ks_mark km = in ? in->key : ks_doc_root_mark(doc);
 		if (!ks_is_dns1123_label(key)) {
+			size_t kl = strlen(key);
+			char *shown = ks_arena_strndup(r->a, key,
+						       kl > 100 ? 100 : kl);
+			for (char *p = shown; *p; p++)
+				if ((unsigned char)*p < 0x20)
+					*p = '?';
 			ks_errlist_add(r->errs, file, km.line, km.col,
 				       "\"%s\" is not a valid app name (a "
 				       "DNS-1123 label: lowercase letters, "
 				       "digits and '-', at most 63)",
-				       key);
+				       shown);
 			continue;
 		}
 		struct app_slot *dup =

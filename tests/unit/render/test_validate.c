@@ -397,6 +397,21 @@ static void resources_quantities(void **state)
 	vfree(&r);
 }
 
+static void messages_stay_on_one_line(void **state)
+{
+	(void)state;
+	expect_errors(HEAD "        resources:\n"
+			   "          \"a\\nb\": \"2\\nx\"\n",
+		      "app.yaml:7:11: hello.workload.containers.web.resources."
+		      "a?b: invalid resource name: must consist of "
+		      "alphanumeric characters, '-', '_' or '.', and must "
+		      "start and end with an alphanumeric character");
+	expect_errors(HEAD "        resources:\n"
+			   "          cpu: \"2\\nx\"\n",
+		      "app.yaml:7:16: hello.workload.containers.web.resources."
+		      "cpu: \"2?x\" is not a quantity (like 500m, 2, 512Mi)");
+}
+
 static void env_names_values_and_order(void **state)
 {
 	(void)state;
@@ -870,6 +885,7 @@ static int validate_group(void)
 		cmocka_unit_test(job_fields),
 		cmocka_unit_test(containers_non_empty_and_sorted),
 		cmocka_unit_test(resources_quantities),
+		cmocka_unit_test(messages_stay_on_one_line),
 		cmocka_unit_test(env_names_values_and_order),
 		cmocka_unit_test(files_paths_and_modes),
 		cmocka_unit_test(dirs_values),
