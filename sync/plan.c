@@ -212,6 +212,52 @@ static void link_deps(ks_sync_plan *p, const json_t *resources,
 	}
 }
 
+/* The position of CELL among APP's cells in the Spec, or -1. */
+static int cell_rank(const json_t *spec, const char *app, const char *cell)
+{
+	size_t i, k;
+	const json_t *a, *c;
+	json_array_foreach(json_object_get(spec, "apps"), i, a)
+	{
+		const char *name =
+			json_string_value(json_object_get(a, "name"));
+		if (!name || strcmp(name, app))
+			continue;
+		json_array_foreach(json_object_get(a, "cells"), k, c)
+		{
+			const char *cn =
+				json_string_value(json_object_get(c, "cell"));
+			if (cn && !strcmp(cn, cell))
+				return (int)k;
+		}
+	}
+	return -1;
+}
+
+/* Cells deploy in order (spec/agent.md: one-shot apply "still applies
+ * cells in order"): what belongs to cell k of an app waits for what
+ * belongs to its cell k-1. */
+static void link_cells(ks_sync_plan *p, const json_t *spec)
+{
+	int *rank = ks_xcalloc(p->nitems ? p->nitems : 1, sizeof(int));
+	for (size_t i = 0; i < p->nitems; i++) {
+		const char *cell =
+			p->items[i].desired
+				? label(p->items[i].desired, KS_LABEL_CELL)
+				: NULL;
+		rank[i] = cell ? cell_rank(spec, p->items[i].app, cell) : -1;
+	}
+	for (size_t i = 0; i < p->nitems; i++) {
+		if (rank[i] <= 0)
+			continue;
+		for (size_t j = 0; j < p->nitems; j++)
+			if (rank[j] == rank[i] - 1 &&
+			    !strcmp(p->items[j].app, p->items[i].app))
+				add_dep(&p->items[i], j);
+	}
+	free(rank);
+}
+
 /* A Namespace belongs to no app; it is shown under the first app that has
  * something in it. */
 static void assign_namespaces(ks_sync_plan *p)
@@ -295,6 +341,7 @@ int ks_sync_plan_build(ks_sync_plan *p, const json_t *spec, const json_t *live,
 				    json_integer((json_int_t)i));
 	}
 	link_deps(p, resources, index);
+	link_cells(p, spec);
 	assign_namespaces(p);
 	const char *id;
 	json_object_foreach(live_by_id, id, o)

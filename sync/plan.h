@@ -31,6 +31,7 @@
 #define KS_LABEL_APP "kusync.io/app"
 #define KS_LABEL_STACK "kusync.io/stack"
 #define KS_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
+#define KS_LABEL_CELL "kusync.io/cell"
 #define KS_ANN_GENERATE "kusync.io/generate"
 #define KS_ANN_PRUNE "kusync.io/prune"
 #define KS_ANN_REPLACE "kusync.io/replace-on-immutable"
@@ -138,8 +139,10 @@ int ks_sync_plan_scope(ks_sync_plan **out, const json_t *spec, ks_error *err);
  * with no ownerReferences and not a Namespace, becomes delete (with
  * opts->prune, unless annotated kusync.io/prune: "false") or orphan.
  * Dependencies come from dependsOn, plus each namespaced resource's
- * Namespace when the Spec has it. PLAN is filled in (it must come from
- * ks_sync_plan_scope on the same Spec). KS_EINVAL for a malformed Spec.
+ * Namespace when the Spec has it, plus, for an app with cells, the
+ * previous cell's resources (label kusync.io/cell) for each cell's. PLAN is
+ * filled in (it must come from ks_sync_plan_scope on the same Spec). KS_EINVAL
+ * for a malformed Spec.
  */
 int ks_sync_plan_build(ks_sync_plan *plan, const json_t *spec,
 		       const json_t *live, const ks_sync_plan_opts *opts,

@@ -470,6 +470,37 @@ static void drift_report_json_and_text(void **state)
 	json_decref(empty);
 }
 
+static void cells_apply_in_order(void **state)
+{
+	(void)state;
+	json_t *spec = js(
+		"{\"apps\":[{\"name\":\"s-p-w\",\"project\":\"s\",\"stack\":"
+		"\"p\",\"cells\":[{\"zone\":\"A\",\"cell\":\"Z2\"},{\"zone\":"
+		"\"B\",\"cell\":\"Z1\"}]}],\"resources\":["
+		"{\"id\":\"apps/v1:Deployment:n:w-z1\",\"extensions\":{"
+		"\"kusync.io/app\":\"s-p-w\"},\"attributes\":{\"apiVersion\":"
+		"\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+		"\"w-z1\",\"namespace\":\"n\",\"labels\":{\"kusync.io/cell\":"
+		"\"Z1\"}}}},"
+		"{\"id\":\"apps/v1:Deployment:n:w-z2\",\"extensions\":{"
+		"\"kusync.io/app\":\"s-p-w\"},\"attributes\":{\"apiVersion\":"
+		"\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+		"\"w-z2\",\"namespace\":\"n\",\"labels\":{\"kusync.io/cell\":"
+		"\"Z2\"}}}}]}");
+	ks_sync_plan *p = NULL;
+	ks_error err;
+	assert_int_equal(ks_sync_plan_scope(&p, spec, &err), 0);
+	json_t *live = json_array();
+	assert_int_equal(ks_sync_plan_build(p, spec, live, NULL, &err), 0);
+	/* Z2 is the app's first cell: w-z1 (cell Z1, second) waits for it */
+	assert_int_equal(p->items[0].ndeps, 1);
+	assert_int_equal(p->items[0].deps[0], 1);
+	assert_int_equal(p->items[1].ndeps, 0);
+	ks_sync_plan_free(p);
+	json_decref(live);
+	json_decref(spec);
+}
+
 static int plan_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +513,7 @@ static int plan_tests(void)
 		cmocka_unit_test(secret_values_never_shown),
 		cmocka_unit_test(plan_actions_and_dependencies),
 		cmocka_unit_test(drift_report_json_and_text),
+		cmocka_unit_test(cells_apply_in_order),
 	};
 	return cmocka_run_group_tests_name("sync/plan", tests, NULL, NULL);
 }
