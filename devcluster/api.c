@@ -1434,6 +1434,13 @@ static void serve_resource(rq *q, char **segs, size_t n, size_t at)
 			       NULL);
 		return;
 	}
+	if (t->namespaced && !q->ns && !strcmp(verb, "create")) {
+		dc_send_status(q->ex, q->r, 405, "MethodNotAllowed",
+			       "the server does not allow this method on the "
+			       "requested resource",
+			       NULL);
+		return;
+	}
 	if (!q->no_faults &&
 	    dc_fault_intercept(q->dc, q->r, q->ex, verb, t->resource))
 		return;
@@ -1572,6 +1579,17 @@ static void handle(ks_devcluster *dc, const ks_http_request *r,
 		   ks_http_exchange *ex, bool no_faults)
 {
 	rq q = {.dc = dc, .r = r, .ex = ex, .no_faults = no_faults};
+	const char *accept = ks_http_request_header(r, "Accept");
+	if (accept && *accept && !strstr(accept, "json") &&
+	    !strstr(accept, "yaml") && !strstr(accept, "*/*") &&
+	    !strstr(accept, "text/plain")) {
+		dc_send_status(ex, NULL, 406, "NotAcceptable",
+			       "Available representations: "
+			       "application/json, application/yaml, "
+			       "application/vnd.kubernetes.protobuf",
+			       NULL);
+		return;
+	}
 	route(&q);
 	free(q.ns);
 	free(q.name);

@@ -378,6 +378,13 @@ void dc_watches_stop_all(ks_devcluster *dc)
 
 void dc_watches_drop_type(ks_devcluster *dc, dc_type *t)
 {
+	/* the type is going away: its logged events must not match a type
+	 * allocated later at the same address */
+	for (size_t i = 0; i < dc->log_len; i++) {
+		dc_event *e = &dc->log[(dc->log_start + i) % DC_EVENT_LOG];
+		if (e->t == t)
+			e->t = NULL;
+	}
 	dc_watch *w = dc->watches;
 	while (w) {
 		dc_watch *next = w->next;

@@ -126,6 +126,10 @@ j = status_ok("missing deployment", req("GET", "/apis/apps/v1/namespaces/default
 status_ok("create in a missing namespace", req("POST", "/api/v1/namespaces/nons/configmaps", cm("x", "nons")),
           404, "NotFound", 'namespaces "nons" not found', {"name": "nons", "kind": "namespaces"})
 
+status_ok("Accept: text/html: 406", req("GET", "/api/v1/namespaces", headers={"Accept": "text/html"}), 406,
+          "NotAcceptable", "Available representations: application/json, application/yaml, application/vnd.kubernetes.protobuf")
+status_ok("create without a namespace in the URL: 405", req("POST", "/api/v1/configmaps", cm("x")), 405, "MethodNotAllowed")
+
 # ---- create ----
 st, ct, j, raw = req("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t"}})
 check("create namespace 201", st == 201 and j["status"]["phase"] == "Active", raw)
