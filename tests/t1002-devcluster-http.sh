@@ -35,4 +35,5 @@ t_out "watch from an old resourceVersion: ERROR 410" '"type":"ERROR".*"reason":"
 	curl -sS -m 5 "$DC_URL/api/v1/namespaces/t/configmaps?watch=1&resourceVersion=2"
 t_out "the 410 watch is a 200 response" '^200$' \
 	curl -sS -m 5 -o /dev/null -w '%{http_code}\n' "$DC_URL/api/v1/namespaces/t/configmaps?watch=1&resourceVersion=2"
+t "clean shutdown (no leaks under ASan)" dc_stop
 ks_done

@@ -69,4 +69,5 @@ t_fail "plain HTTP to the TLS port fails" '.' curl -sSf -m 5 "http://${DC_URL#ht
 if command -v kubectl >/dev/null 2>&1; then
 	t_out "kubectl over https" '^default ' kubectl get ns
 fi
+t "clean shutdown (no leaks under ASan)" dc_stop
 ks_done

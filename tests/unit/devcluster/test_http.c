@@ -94,7 +94,7 @@ static void *run_loop(void *arg)
 	return NULL;
 }
 
-static int setup(void **state)
+static int setup_with(void **state, unsigned timeout_scale)
 {
 	struct fixture *f = ks_xcalloc(1, sizeof(*f));
 	uv_loop_init(&f->loop);
@@ -106,8 +106,8 @@ static int setup(void **state)
 	ks_http_limits_default(&lim);
 	lim.max_header_bytes = 4096;
 	lim.max_body_bytes = 1 << 16;
-	lim.request_timeout_ms = 400;
-	lim.idle_timeout_ms = 600;
+	lim.request_timeout_ms = 400 * timeout_scale;
+	lim.idle_timeout_ms = 600 * timeout_scale;
 	lim.max_connections = 300;
 	f->srv = ks_http_server_new(&f->loop, &lim, handler, f);
 	ks_error err;
@@ -117,6 +117,17 @@ static int setup(void **state)
 	pthread_create(&f->thread, NULL, run_loop, f);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, 1);
+}
+
+/* Long timeouts, for tests that must not race the idle timer. */
+static int setup_slow(void **state)
+{
+	return setup_with(state, 100);
 }
 
 static int teardown(void **state)
@@ -427,7 +438,7 @@ static int http_tests(void)
 		cmocka_unit_test_setup_teardown(stream_and_client_close, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
-			many_idle_connections_do_not_block_others, setup,
+			many_idle_connections_do_not_block_others, setup_slow,
 			teardown),
 	};
 	return cmocka_run_group_tests_name("core/http", tests, NULL, NULL);
