@@ -741,11 +741,11 @@ static void check_object(ks_cel_ctx *c, const ks_policy_set *s, int mandatory,
 	json_decref(varobj);
 }
 
-void ks_policy_check_objects(const ks_policy_set *set, int mandatory,
-			     const json_t *objects, const json_t *app,
-			     const json_t *resources, ks_policy_report *rep)
+static void check_objects(ks_cel_ctx *c, const ks_policy_set *set,
+			  int mandatory, const json_t *objects,
+			  const json_t *app, const json_t *resources,
+			  ks_policy_report *rep)
 {
-	ks_cel_ctx *c = ks_cel_ctx_new();
 	json_t *null = json_null();
 	json_t *appv = app ? (json_t *)app : null;
 	json_t *res = (json_t *)(resources ? resources : objects);
@@ -756,6 +756,14 @@ void ks_policy_check_objects(const ks_policy_set *set, int mandatory,
 		if (json_is_object(obj))
 			check_object(c, set, mandatory, obj, appv, res, rep);
 	}
+}
+
+void ks_policy_check_objects(const ks_policy_set *set, int mandatory,
+			     const json_t *objects, const json_t *app,
+			     const json_t *resources, ks_policy_report *rep)
+{
+	ks_cel_ctx *c = ks_cel_ctx_new();
+	check_objects(c, set, mandatory, objects, app, resources, rep);
 	ks_cel_ctx_free(c);
 }
 
@@ -783,6 +791,7 @@ int ks_policy_check_spec(const ks_policy_registry *r, const json_t *spec,
 		json_array_append(list, attrs);
 	}
 	json_t *none = json_array();
+	ks_cel_ctx *c = ks_cel_ctx_new();
 	size_t i;
 	json_t *app;
 	json_array_foreach(apps, i, app)
@@ -808,10 +817,10 @@ int ks_policy_check_spec(const ks_policy_registry *r, const json_t *spec,
 			}
 			const char *kind = obj_str(sv, "kind", NULL);
 			int mandatory = !kind || strcmp(kind, "advisory");
-			ks_policy_check_objects(s, mandatory, objs, app, objs,
-						rep);
+			check_objects(c, s, mandatory, objs, app, objs, rep);
 		}
 	}
+	ks_cel_ctx_free(c);
 	json_decref(none);
 	json_decref(byapp);
 	return rc;
