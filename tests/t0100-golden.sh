@@ -13,6 +13,7 @@
 #   - `-o json` parses, and is the same document as the YAML output;
 #   - `-o manifests` has one document per resource, each the resource's
 #     attributes (compared with PyYAML when it is installed, else counted).
+# Then examples/demo.sh (what `make demo` runs) must succeed.
 # KS_GOLDEN_CASE=name runs one case. There is deliberately no "update"
 # mode: expected files are edited by hand.
 set -u
@@ -130,6 +131,15 @@ if [ -s "$ks_tmp/to-check" ]; then
 	done < <(check_documents)
 	if [ "$checked" -ne "$(wc -l <"$ks_tmp/to-check")" ]; then
 		ks_fail "the document checks did not report on every case"
+	fi
+fi
+# `make demo` renders the same examples; keep it working.
+if [ -z "${KS_GOLDEN_CASE:-}" ]; then
+	if sh "$KS_SOURCE_DIR/examples/demo.sh" "$KUSYNC" >"$ks_tmp/demo.out" 2>&1; then
+		ks_pass
+	else
+		ks_fail "examples/demo.sh failed"
+		tail -20 "$ks_tmp/demo.out" >&2
 	fi
 fi
 if [ $((ks_passed + ks_failed)) -eq 0 ]; then
