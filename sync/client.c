@@ -123,6 +123,7 @@ void ks_kube_client_opts_default(ks_kube_client_opts *o)
 	o->backoff_max_ms = 10000;
 	o->max_body = 64u << 20;
 	o->user_agent = "kusync/" KS_VERSION;
+	o->token_file_period_ms = TOKEN_FILE_PERIOD_MS;
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -380,7 +381,10 @@ static int current_auth(ks_kube_client *c, char **token, char **cert,
 	if (!rc && !*token && cfg->token_file) {
 		int64_t now = ks_sync_now_ms();
 		if (!c->file_token ||
-		    now - c->file_token_at >= TOKEN_FILE_PERIOD_MS) {
+		    now - c->file_token_at >=
+			    (c->opts.token_file_period_ms
+				     ? c->opts.token_file_period_ms
+				     : TOKEN_FILE_PERIOD_MS)) {
 			char *data = NULL;
 			size_t len = 0;
 			ks_error e2;

@@ -178,6 +178,9 @@ typedef struct ks_kube_client_opts {
 	unsigned backoff_max_ms;  /* default 10000 */
 	size_t max_body;	  /* response body cap; default 64 MiB */
 	const char *user_agent;	  /* default "kusync/<version>" */
+	/* How often a token file is re-read; default 60000 (client-go's
+	 * minute: bound service account tokens rotate). */
+	unsigned token_file_period_ms;
 } ks_kube_client_opts;
 
 /* Fills O with the defaults above. */

@@ -763,6 +763,33 @@ static void client_token_file(void **state)
 	ks_kube_resp resp;
 	assert_int_equal(do_get(c, "/auth", &resp, &err), 0);
 	ks_kube_resp_release(&resp);
+	/* rotated on disk: within the minute the old token is still sent */
+	write_file(d, "token", "rotated\n", 0600);
+	assert_int_equal(do_get(c, "/auth", &resp, &err), 0);
+	ks_kube_resp_release(&resp);
+	ks_kube_client_free(c);
+	/* with a short period the new one is read */
+	ks_kube_client_opts o;
+	ks_kube_client_opts_default(&o);
+	o.token_file_period_ms = 20;
+	o.max_retries = 0;
+	assert_int_equal(ks_kube_client_new(&c, &cfg, &o, &err), 0);
+	write_file(d, "token", "first\n", 0600);
+	snprintf(s->expect_token, sizeof(s->expect_token), "first");
+	assert_int_equal(do_get(c, "/auth", &resp, &err), 0);
+	ks_kube_resp_release(&resp);
+	write_file(d, "token", "second\n", 0600);
+	snprintf(s->expect_token, sizeof(s->expect_token), "second");
+	ks_sync_sleep_ms(30);
+	assert_int_equal(do_get(c, "/auth", &resp, &err), 0);
+	ks_kube_resp_release(&resp);
+	/* a file that disappears keeps the last token */
+	char *tp = ks_xasprintf("%s/token", d);
+	unlink(tp);
+	free(tp);
+	ks_sync_sleep_ms(30);
+	assert_int_equal(do_get(c, "/auth", &resp, &err), 0);
+	ks_kube_resp_release(&resp);
 	ks_kube_client_free(c);
 	free(cfg.token_file);
 	free(server);
