@@ -40,9 +40,9 @@ const char ks_usage_check[] =
 	"                         json: {violations, evaluated, blocked}\n"
 	"\n"
 	"Built-in sets: release-strategy-check, resource-specification,\n"
-	"pod-security-baseline. Exit codes: 0 no mandatory violation, 1 a "
-	"mandatory\nrule failed, 2 invalid input (a malformed policy file, an "
-	"unknown set).\n";
+	"pod-security-baseline (read from $KUSYNC_BUILTIN_POLICIES when set).\n"
+	"Exit codes: 0 no mandatory violation, 1 a mandatory rule failed, 2 "
+	"invalid\ninput (a malformed policy file, an unknown set).\n";
 
 typedef struct check_args {
 	const char *workspace, *config, *set, *output;
