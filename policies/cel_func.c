@@ -410,7 +410,9 @@ static ks_cel_value to_uint(ks_cel_ctx *c, const cel_node *n,
 			return cel_error(c, n->col, "uint range error");
 		return cel_uint((uint64_t)a->v.i);
 	case KS_CEL_DOUBLE:
-		if (!(a->v.d > -1.0 && a->v.d < 18446744073709551616.0))
+		/* Negative values are refused, as cel-go does, even
+		 * those that would truncate to 0. */
+		if (!(a->v.d >= 0.0 && a->v.d < 18446744073709551616.0))
 			return cel_error(c, n->col, "uint range error");
 		return cel_uint((uint64_t)a->v.d);
 	case KS_CEL_STRING:
