@@ -14,10 +14,13 @@
  * the document's whole life even when the table grows.
  */
 struct entry {
-	const json_t *container;
-	const char *key; /* NULL for an array index */
-	size_t index;
-	uint64_t hash;
+	/* The container's address, with the low bit set for an array index
+	 * (containers are aligned, so the bit is free). */
+	uintptr_t container;
+	union {
+		const char *key;
+		size_t index;
+	} at;
 	ks_node_info info;
 };
 
@@ -104,14 +107,24 @@ static uint64_t hash_index(const json_t *c, size_t index)
 	return mix((uint64_t)(uintptr_t)c ^ mix((uint64_t)index + 1));
 }
 
-static int matches(const struct entry *e, uint64_t h, const json_t *c,
-		   const char *key, size_t index)
+static uintptr_t tag_of(const json_t *c, const char *key)
 {
-	if (e->hash != h || e->container != c)
+	return (uintptr_t)c | (key ? 0 : 1);
+}
+
+static uint64_t hash_entry(const struct entry *e)
+{
+	const json_t *c = (const json_t *)(e->container & ~(uintptr_t)1);
+	return e->container & 1 ? hash_index(c, e->at.index)
+				: hash_key(c, e->at.key);
+}
+
+static int matches(const struct entry *e, uintptr_t tag, const char *key,
+		   size_t index)
+{
+	if (e->container != tag)
 		return 0;
-	if (key)
-		return e->key && strcmp(e->key, key) == 0;
-	return !e->key && e->index == index;
+	return key ? strcmp(e->at.key, key) == 0 : e->at.index == index;
 }
 
 /* The slot holding (c, key|index), or the empty slot where it would go. */
@@ -119,9 +132,10 @@ static struct entry **find_slot(const ks_doc *d, uint64_t h, const json_t *c,
 				const char *key, size_t index)
 {
 	size_t mask = d->nslots - 1;
+	uintptr_t tag = tag_of(c, key);
 	for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
 		struct entry **s = &d->slots[i];
-		if (!*s || matches(*s, h, c, key, index))
+		if (!*s || matches(*s, tag, key, index))
 			return s;
 	}
 }
@@ -138,7 +152,7 @@ static void grow(ks_doc *d)
 		if (!e)
 			continue;
 		size_t mask = n - 1;
-		size_t j = (size_t)e->hash & mask;
+		size_t j = (size_t)hash_entry(e) & mask;
 		while (d->slots[j])
 			j = (j + 1) & mask;
 		d->slots[j] = e;
@@ -157,10 +171,11 @@ static void note(ks_doc *d, const json_t *c, const char *key, size_t index,
 	struct entry *e = *s;
 	if (!e) {
 		e = ks_arena_alloc(d->arena, sizeof(*e));
-		e->container = c;
-		e->key = key ? ks_arena_strdup(d->arena, key) : NULL;
-		e->index = index;
-		e->hash = h;
+		e->container = tag_of(c, key);
+		if (key)
+			e->at.key = ks_arena_strdup(d->arena, key);
+		else
+			e->at.index = index;
 		*s = e;
 		d->count++;
 	}
