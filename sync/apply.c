@@ -271,6 +271,7 @@ struct job {
 	char **result;	/* "applied", "created", ... */
 	char **message; /* failure text */
 	char **password;
+	int *code;     /* the error code of a failure */
 	size_t *queue; /* indexes of this wave */
 	size_t nqueue;
 	size_t next;
@@ -527,6 +528,7 @@ static void apply_one(struct job *j, size_t i)
 	}
 	if (rc) {
 		j->state[i] = ST_FAILED;
+		j->code[i] = rc;
 		j->result[i] = ks_xstrdup("failed");
 		j->message[i] = ks_xstrdup(err.msg);
 		return;
@@ -633,6 +635,7 @@ static void prune(struct job *j)
 				meta_str(it->live, "name"), it->id, &err);
 		if (rc) {
 			j->state[i] = ST_FAILED;
+			j->code[i] = rc;
 			j->result[i] = ks_xstrdup("failed");
 			j->message[i] = ks_xstrdup(err.msg);
 		} else {
@@ -749,6 +752,7 @@ int ks_sync_apply(ks_kube_client *c, ks_sync_plan *plan,
 	j.result = ks_xcalloc(n, sizeof(char *));
 	j.message = ks_xcalloc(n, sizeof(char *));
 	j.password = ks_xcalloc(n, sizeof(char *));
+	j.code = ks_xcalloc(n, sizeof(int));
 	pthread_mutex_init(&j.mu, NULL);
 	plan_passwords(plan, j.password);
 	run_waves(&j);
@@ -764,7 +768,7 @@ int ks_sync_apply(ks_kube_client *c, ks_sync_plan *plan,
 	if (!failed && opts->wait && !wait_healthy(&j))
 		failed = true;
 	json_t *rep = json_array();
-	size_t nfail = 0, nenv = 0;
+	size_t nfail = 0, nfailed = 0, nenv = 0;
 	for (size_t i = 0; i < plan->nitems; i++) {
 		ks_sync_item *it = &plan->items[i];
 		const char *res = j.result[i];
@@ -780,11 +784,10 @@ int ks_sync_apply(ks_kube_client *c, ks_sync_plan *plan,
 					    json_string(j.message[i]));
 			nfail++;
 		}
-		if (j.state[i] == ST_FAILED && j.message[i] &&
-		    (strstr(j.message[i], "Couldn't connect") ||
-		     strstr(j.message[i], "(401") ||
-		     strstr(j.message[i], "(403")))
-			nenv++;
+		if (j.state[i] == ST_FAILED) {
+			nfailed++;
+			nenv += j.code[i] == KS_EENV;
+		}
 		json_array_append_new(rep, e);
 	}
 	for (size_t i = 0; i < plan->nitems; i++) {
@@ -799,12 +802,15 @@ int ks_sync_apply(ks_kube_client *c, ks_sync_plan *plan,
 	free(j.result);
 	free(j.message);
 	free(j.password);
+	free(j.code);
 	free(j.queue);
 	pthread_mutex_destroy(&j.mu);
 	*report = rep;
 	if (!failed)
 		return 0;
-	if (nenv && nenv == nfail)
+	/* Every failure was the cluster's (unreachable, 401/403, 5xx after
+	 * the retries): an environment failure, not a finding. */
+	if (nfailed && nenv == nfailed)
 		return ks_error_set(err, KS_EENV,
 				    "the cluster refused or could not be "
 				    "reached");

@@ -71,6 +71,13 @@ t_out "preview says no changes" '^no changes' cat "$ks_tmp/preview.txt"
 curl -fsS -X PUT --data 'verb=get,error=429,retry-after=1,count=2' "$DC_URL/_devcluster/faults" >/dev/null
 t_exit "429s are retried" 0 - ks drift
 curl -fsS -X DELETE "$DC_URL/_devcluster/faults" >/dev/null
+
+# --- the cluster refuses every write: an environment failure, exit 3
+k -n demo-prod scale deploy demo-prod-orders --replicas=4 >/dev/null
+curl -fsS -X PUT --data 'verb=patch,error=403' "$DC_URL/_devcluster/faults" >/dev/null
+t_exit "refused writes: exit 3" 3 \
+	'^kusync: apply "apps/v1:Deployment:demo-prod:demo-prod-orders": .*\(403' ks apply
+curl -fsS -X DELETE "$DC_URL/_devcluster/faults" >/dev/null
 dc_stop
 
 # --- --wait: a rollout that never becomes available
