@@ -185,7 +185,7 @@ static int lex_ident(cel_lexer *lx, cel_token *t)
 static int lex_number(cel_lexer *lx, cel_token *t)
 {
 	int is_float = 0;
-	if (peek(lx, 0) == '0' && (peek(lx, 1) == 'x' || peek(lx, 1) == 'X')) {
+	if (peek(lx, 0) == '0' && peek(lx, 1) == 'x') {
 		adv(lx);
 		adv(lx);
 		uint64_t v = 0;
