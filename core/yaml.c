@@ -799,7 +799,8 @@ static void parser_init(parser *p, const char *buf, size_t len,
 			const char *file, unsigned flags, ks_errlist *errs)
 {
 	memset(p, 0, sizeof(*p));
-	p->buf = buf;
+	p->buf = buf ? buf : ""; /* libyaml asserts on a NULL input */
+	len = buf ? len : 0;
 	p->len = len;
 	p->file = file ? file : "";
 	p->flags = flags;

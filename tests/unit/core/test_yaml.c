@@ -547,6 +547,14 @@ static void documents_and_streams(void **state)
 		assert_string_equal(ks_doc_file(d), "t.yaml");
 		ks_doc_free(d);
 	}
+	/* No buffer at all reads as empty. */
+	ks_errlist *none = ks_errlist_new();
+	d = NULL;
+	assert_int_equal(ks_yaml_parse(&d, NULL, 0, "t.yaml", 0, none), 0);
+	assert_null(ks_doc_root(d));
+	ks_doc_free(d);
+	ks_errlist_free(none);
+
 	d = parse_ok("~\n");
 	assert_true(json_is_null(ks_doc_root(d)));
 	ks_doc_free(d);
