@@ -18,11 +18,11 @@
  *
  * Details of the reader:
  * - Positions: key = the key scalar's start, value = the value node's start
- *   (a block mapping starts at its first key, a flow one at its brace); a
- *   sequence item has key = value = the item node's start. An alias value
- *   is placed where the alias stands; the members of the shared subtree
- *   keep the anchor's positions. Columns count characters (a UTF-8 byte
- *   order mark is not one).
+ *   (at its anchor or tag if it has one; a block mapping starts at its
+ *   first key, a flow one at its brace); a sequence item has key = value =
+ *   the item node's start. An alias value is placed where the alias
+ *   stands; the members of the shared subtree keep the anchor's positions.
+ *   Columns count characters (a UTF-8 byte order mark is not one).
  * - Integers outside int64 ("integer out of range"), reals outside double
  *   ("number out of range") and .inf/.nan (JSON has no such numbers) are
  *   errors. !!str, !!int, !!float, !!bool, !!null, !!map and !!seq apply;
