@@ -529,6 +529,12 @@ static void do_get(rq *q)
 		dc_send_json(q->ex, q->r, 200, scale);
 		return;
 	}
+	if (dc_wants_table(q->r)) {
+		json_t *one = json_pack("[O]", obj);
+		dc_send_json(q->ex, q->r, 200, dc_table(q->t, one, NULL));
+		json_decref(one);
+		return;
+	}
 	dc_send_json(q->ex, q->r, 200, json_incref(obj));
 }
 
@@ -740,6 +746,11 @@ static void do_list(rq *q)
 	free(start);
 	ks_selector_free(ls);
 	ks_field_selector_free(fs);
+	if (dc_wants_table(q->r)) {
+		dc_send_json(q->ex, q->r, 200, dc_table(q->t, items, meta));
+		json_decref(items);
+		return;
+	}
 	char *kind = ks_xasprintf("%sList", q->t->kind);
 	json_t *list =
 		json_pack("{s:s, s:s, s:o, s:o}", "kind", kind, "apiVersion",

@@ -479,6 +479,8 @@ static void deploy_reconcile(ks_devcluster *dc, dc_type *t, json_t *d, long arg)
 	rs_name_of(d, rs, sizeof(rs));
 	long rev = 1;
 	ensure_replicaset(dc, t, d, rs, &rev);
+	rs_set_ready(dc, dc_type_find(dc, "apps", "v1", "replicasets"),
+		     dc_meta_str(d, "namespace"), rs, false);
 	char revs[32];
 	snprintf(revs, sizeof(revs), "%ld", rev);
 	const char *have = dc_jstr(

@@ -175,6 +175,13 @@ void dc_send_json(ks_http_exchange *ex, const ks_http_request *r, int code,
 void dc_send_status(ks_http_exchange *ex, const ks_http_request *r, int code,
 		    const char *reason, const char *msg, json_t *details);
 
+/* ---- table.c ---- */
+/* Whether the client asked for meta.k8s.io Table output. */
+bool dc_wants_table(const ks_http_request *r);
+/* A Table of OBJS (an array, borrowed) of type T with LIST_META (stolen,
+ * may be NULL) as its metadata. */
+json_t *dc_table(const dc_type *t, json_t *objs, json_t *list_meta);
+
 /* ---- controllers.c ---- */
 /* Called after every stored change (also for deletes, with obj the last
  * state and deleted true). */

@@ -193,6 +193,7 @@ struct dc_watch {
 	ks_http_exchange *ex;
 	uv_timer_t timer;
 	bool bookmarks;
+	bool table; /* events carry meta.k8s.io Tables */
 	bool ended;
 };
 
@@ -266,7 +267,18 @@ static bool watch_matches(const dc_watch *w, const json_t *obj)
 
 static void watch_send(dc_watch *w, const char *type, const json_t *obj)
 {
-	json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
+	json_t *ev;
+	if (w->table) {
+		json_t *one = json_pack("[O]", obj);
+		json_t *tbl = dc_table(
+			w->t, one,
+			json_pack("{s:s}", "resourceVersion",
+				  dc_meta_str(obj, "resourceVersion")));
+		json_decref(one);
+		ev = json_pack("{s:s, s:o}", "type", type, "object", tbl);
+	} else {
+		ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
+	}
 	char *s = json_dumps(ev, JSON_COMPACT);
 	json_decref(ev);
 	size_t n = strlen(s);
@@ -311,8 +323,8 @@ void dc_watch_start(ks_devcluster *dc, dc_type *t, const char *ns,
 		    uint64_t from_rv, bool send_initial, void *lsel, void *fsel,
 		    long timeout_s, bool bookmarks)
 {
-	(void)r;
 	dc_watch *w = ks_xcalloc(1, sizeof(*w));
+	w->table = dc_wants_table(r);
 	w->dc = dc;
 	w->t = t;
 	w->ns = ns ? ks_xstrdup(ns) : NULL;

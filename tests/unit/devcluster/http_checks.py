@@ -171,6 +171,19 @@ st, ct, j, raw = req("POST", "/api/v1/namespaces/t/secrets", {"apiVersion": "v1"
 check("secret stringData becomes data", st == 201 and j["data"] == {"pw": "aGVsbG8="} and j["type"] == "Opaque"
       and "stringData" not in j, raw)
 
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+st, ct, j, raw = req("GET", "/api/v1/namespaces/t/configmaps?limit=500", headers={"Accept": TABLE})
+real = fixture("table-configmaps.json")
+check("Table for configmaps: the real columns and row shape", st == 200 and j["kind"] == "Table"
+      and j["apiVersion"] == "meta.k8s.io/v1"
+      and [(c["name"], c["type"], c["format"]) for c in j["columnDefinitions"]]
+      == [(c["name"], c["type"], c["format"]) for c in real["columnDefinitions"]]
+      and all(isinstance(r["cells"][1], int) and r["object"]["kind"] == "PartialObjectMetadata" for r in j["rows"])
+      and j["rows"][0]["cells"][0] == j["rows"][0]["object"]["metadata"]["name"], raw)
+st, ct, j, raw = req("GET", "/api/v1/namespaces/t/configmaps/c1", headers={"Accept": TABLE})
+check("Table for one object", st == 200 and j["kind"] == "Table" and len(j["rows"]) == 1
+      and j["rows"][0]["cells"][:2] == ["c1", 1] and j["rows"][0]["cells"][2].endswith("s"), raw)
+
 # ---- update ----
 stale = dict(c1)
 stale["data"] = {"a": "2"}
