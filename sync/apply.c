@@ -271,8 +271,9 @@ struct job {
 	char **result;	/* "applied", "created", ... */
 	char **message; /* failure text */
 	char **password;
-	int *code;     /* the error code of a failure */
-	size_t *queue; /* indexes of this wave */
+	int *code;	  /* the error code of a failure */
+	int64_t deadline; /* of --wait */
+	size_t *queue;	  /* indexes of this wave */
 	size_t nqueue;
 	size_t next;
 	pthread_mutex_t mu;
@@ -484,6 +485,17 @@ static int replace_delete(struct job *j, const ks_kube_resource *r,
 	return rc;
 }
 
+static bool wait_healthy(struct job *j, const bool *want);
+
+static const char *cell_of(const ks_sync_item *it)
+{
+	const char *c = json_string_value(json_object_get(
+		json_object_get(json_object_get(it->desired, "metadata"),
+				"labels"),
+		KS_LABEL_CELL));
+	return c ? c : "?";
+}
+
 static void apply_one(struct job *j, size_t i)
 {
 	ks_sync_item *it = &j->plan->items[i];
@@ -498,6 +510,25 @@ static void apply_one(struct job *j, size_t i)
 				it->id, j->plan->items[it->deps[k]].id);
 			return;
 		}
+	}
+	/* With --wait, the previous cell must be healthy (run_waves polled
+	 * it before this wave). */
+	for (size_t k = 0; j->opts->wait && k < it->ncell_deps; k++) {
+		size_t d = it->cell_deps[k];
+		const char *res = j->result[d];
+		if (res && !strcmp(res, "healthy"))
+			continue;
+		j->state[i] = ST_SKIPPED;
+		j->result[i] = ks_xstrdup("skipped");
+		j->message[i] = ks_xasprintf(
+			"skipped \"%s\": cell \"%s\" is not healthy "
+			"(\"%s\" is %s)",
+			it->id, cell_of(&j->plan->items[d]),
+			j->plan->items[d].id,
+			!res			  ? "not applied"
+			: !strcmp(res, "timeout") ? "not healthy in time"
+						  : res);
+		return;
 	}
 	ks_error err;
 	ks_kube_resource r;
@@ -573,6 +604,32 @@ static size_t depth(const ks_sync_plan *p, size_t i, int *mark, size_t *memo)
 	return d;
 }
 
+/* Before a wave with items of a later cell: with --wait, the previous
+ * cell's applied objects are polled until healthy (or degraded, or the
+ * deadline), so that a bad cell stops the rollout. */
+static void cell_gate(struct job *j)
+{
+	if (!j->opts->wait)
+		return;
+	ks_sync_plan *p = j->plan;
+	bool *want = ks_xcalloc(p->nitems ? p->nitems : 1, sizeof(bool));
+	bool any = false;
+	for (size_t q = 0; q < j->nqueue; q++) {
+		const ks_sync_item *it = &p->items[j->queue[q]];
+		for (size_t k = 0; k < it->ncell_deps; k++) {
+			want[it->cell_deps[k]] = true;
+			any = true;
+		}
+	}
+	if (any) {
+		if (j->opts->progress)
+			fprintf(j->opts->progress, "waiting for the previous "
+						   "cell to be healthy\n");
+		wait_healthy(j, want);
+	}
+	free(want);
+}
+
 static void run_waves(struct job *j)
 {
 	ks_sync_plan *p = j->plan;
@@ -598,6 +655,7 @@ static void run_waves(struct job *j)
 			else if (a == KS_ACT_UNCHANGED)
 				j->state[i] = ST_DONE;
 		}
+		cell_gate(j);
 		unsigned n =
 			j->nqueue < nthreads ? (unsigned)j->nqueue : nthreads;
 		if (n <= 1) {
@@ -648,15 +706,33 @@ static void prune(struct job *j)
 	}
 }
 
-/* Polls the applied objects until all are healthy, one is degraded, or
- * the deadline passes; sets results. Returns whether all were healthy. */
-static bool wait_healthy(struct job *j)
+static bool settled(const struct job *j, size_t i)
+{
+	const char *r = j->result[i];
+	return r && (!strcmp(r, "healthy") || !strcmp(r, "degraded") ||
+		     !strcmp(r, "timeout"));
+}
+
+static bool wanted(const struct job *j, const bool *want, size_t i)
+{
+	return j->state[i] == ST_DONE && j->plan->items[i].desired &&
+	       (!want || want[i]);
+}
+
+static void set_message(struct job *j, size_t i, char *msg)
+{
+	free(j->message[i]);
+	j->message[i] = msg;
+}
+
+/* Polls the applied objects (those WANT selects; NULL: all) until all are
+ * healthy, one is degraded, or j->deadline passes; sets their results.
+ * Returns whether all were healthy. */
+static bool wait_healthy(struct job *j, const bool *want)
 {
 	ks_sync_plan *p = j->plan;
-	int64_t timeout =
-		j->opts->timeout_ms > 0 ? j->opts->timeout_ms : 5 * 60 * 1000;
 	unsigned poll = j->opts->poll_ms ? j->opts->poll_ms : 1000;
-	int64_t deadline = ks_sync_now_ms() + timeout;
+	int64_t deadline = j->deadline;
 	ks_health *h = ks_xcalloc(p->nitems ? p->nitems : 1, sizeof(*h));
 	char(*why)[256] = ks_xcalloc(p->nitems ? p->nitems : 1, sizeof(*why));
 	bool done = false, ok = false;
@@ -664,11 +740,13 @@ static bool wait_healthy(struct job *j)
 		size_t pending = 0, degraded = 0;
 		for (size_t i = 0; i < p->nitems; i++) {
 			ks_sync_item *it = &p->items[i];
-			if (j->state[i] != ST_DONE || !it->desired)
+			if (!wanted(j, want, i))
 				continue;
-			if (h[i] == KS_HEALTHY && j->result[i] &&
-			    !strcmp(j->result[i], "healthy"))
+			if (settled(j, i)) {
+				degraded +=
+					strcmp(j->result[i], "healthy") != 0;
 				continue;
+			}
 			ks_kube_resource r;
 			ks_error err;
 			json_t *o = NULL;
@@ -701,28 +779,30 @@ static bool wait_healthy(struct job *j)
 		if (degraded) {
 			for (size_t i = 0; i < p->nitems; i++) {
 				if (h[i] != KS_DEGRADED ||
-				    j->state[i] != ST_DONE)
+				    !wanted(j, want, i) || settled(j, i))
 					continue;
 				free(j->result[i]);
 				j->result[i] = ks_xstrdup("degraded");
-				j->message[i] =
+				set_message(
+					j, i,
 					ks_xasprintf("\"%s\" is degraded: %s",
-						     p->items[i].id, why[i]);
+						     p->items[i].id, why[i]));
 			}
 			done = true;
 		} else if (!pending) {
 			ok = done = true;
 		} else if (ks_sync_now_ms() >= deadline) {
 			for (size_t i = 0; i < p->nitems; i++) {
-				if (j->state[i] != ST_DONE ||
-				    !p->items[i].desired || h[i] == KS_HEALTHY)
+				if (!wanted(j, want, i) || settled(j, i))
 					continue;
 				free(j->result[i]);
 				j->result[i] = ks_xstrdup("timeout");
-				j->message[i] = ks_xasprintf(
-					"\"%s\" is not healthy after the "
-					"timeout: %s",
-					p->items[i].id, why[i]);
+				set_message(
+					j, i,
+					ks_xasprintf("\"%s\" is not healthy "
+						     "after the timeout: "
+						     "%s",
+						     p->items[i].id, why[i]));
 			}
 			done = true;
 		} else {
@@ -753,6 +833,8 @@ int ks_sync_apply(ks_kube_client *c, ks_sync_plan *plan,
 	j.message = ks_xcalloc(n, sizeof(char *));
 	j.password = ks_xcalloc(n, sizeof(char *));
 	j.code = ks_xcalloc(n, sizeof(int));
+	j.deadline = ks_sync_now_ms() +
+		     (opts->timeout_ms > 0 ? opts->timeout_ms : 5 * 60 * 1000);
 	pthread_mutex_init(&j.mu, NULL);
 	plan_passwords(plan, j.password);
 	run_waves(&j);
@@ -765,7 +847,7 @@ int ks_sync_apply(ks_kube_client *c, ks_sync_plan *plan,
 	for (size_t i = 0; i < plan->nitems; i++)
 		if (j.state[i] == ST_FAILED)
 			failed = true;
-	if (!failed && opts->wait && !wait_healthy(&j))
+	if (!failed && opts->wait && !wait_healthy(&j, NULL))
 		failed = true;
 	json_t *rep = json_array();
 	size_t nfail = 0, nfailed = 0, nenv = 0;

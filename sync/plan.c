@@ -47,6 +47,7 @@ void ks_sync_plan_free(ks_sync_plan *p)
 		json_decref(it->live);
 		json_decref(it->fields);
 		free(it->deps);
+		free(it->cell_deps);
 		free(it->why);
 	}
 	free(p->items);
@@ -252,8 +253,14 @@ static void link_cells(ks_sync_plan *p, const json_t *spec)
 			continue;
 		for (size_t j = 0; j < p->nitems; j++)
 			if (rank[j] == rank[i] - 1 &&
-			    !strcmp(p->items[j].app, p->items[i].app))
-				add_dep(&p->items[i], j);
+			    !strcmp(p->items[j].app, p->items[i].app)) {
+				ks_sync_item *it = &p->items[i];
+				add_dep(it, j);
+				it->cell_deps = ks_xrealloc(
+					it->cell_deps,
+					(it->ncell_deps + 1) * sizeof(size_t));
+				it->cell_deps[it->ncell_deps++] = j;
+			}
 	}
 	free(rank);
 }

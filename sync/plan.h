@@ -106,6 +106,10 @@ typedef struct ks_sync_item {
 	json_t *fields;	 /* array of field entries */
 	size_t *deps;	 /* indexes of items this one waits for */
 	size_t ndeps;
+	/* the subset of deps from the app's previous cell: with --wait they
+	 * must be healthy first */
+	size_t *cell_deps;
+	size_t ncell_deps;
 	bool generate; /* kusync.io/generate: password Secret */
 	char *why;     /* why an orphan is kept, or NULL */
 } ks_sync_item;

@@ -88,10 +88,32 @@ t_exit "--wait reports the degraded Deployment" 1 \
 	ks apply --wait --timeout 60s
 dc_stop
 
+# --- --wait with cells: a degraded cell stops the next ones
+dc_start -q --rollout-delay 100ms --fail-images '^nginx:' --time-scale 120 ||
+	{ ks_fail "start"; ks_done; exit 1; }
+t_exit "the first cell is degraded" 1 \
+	'^kusync: "apps/v1:Deployment:demo-prod:demo-prod-helloworld-gz99s" is degraded: deployment exceeded its progress deadline$' \
+	ks apply --wait --timeout 60s
+cp "$ks_tmp/err" "$ks_tmp/cells.err"
+t_out "the next cell is not rolled out" \
+	'^kusync: skipped "apps/v1:Deployment:demo-prod:demo-prod-helloworld-rz99k": cell "GZ99S" is not healthy \("apps/v1:Deployment:demo-prod:demo-prod-helloworld-gz99s" is degraded\)$' \
+	cat "$ks_tmp/cells.err"
+t_out "nor the one after it" \
+	'^kusync: skipped "apps/v1:Deployment:demo-prod:demo-prod-helloworld-gz20w": ' \
+	cat "$ks_tmp/cells.err"
+t_fail "the second cell's Deployment does not exist" 'NotFound|not found' \
+	k -n demo-prod get deploy demo-prod-helloworld-rz99k
+t "other apps were rolled out" k -n demo-prod get deploy demo-prod-orders
+dc_stop
+
 # --- --wait: a rollout slower than the timeout
 dc_start -q --rollout-delay 30s || { ks_fail "start"; ks_done; exit 1; }
 t_exit "--wait gives up after --timeout" 1 \
-	'"apps/v1:Deployment:demo-prod:demo-prod-orders" is not healthy after the timeout: ' \
+	'^kusync: "apps/v1:Deployment:demo-prod:demo-prod-helloworld-gz99s" is not healthy after the timeout: 0 of 2 updated replicas are available$' \
 	ks apply --wait --timeout 2s
+cp "$ks_tmp/err" "$ks_tmp/timeout.err"
+t_out "a cell that is not healthy in time stops the next" \
+	'^kusync: skipped "apps/v1:Deployment:demo-prod:demo-prod-helloworld-rz99k": cell "GZ99S" is not healthy \("apps/v1:Deployment:demo-prod:demo-prod-helloworld-gz99s" is not healthy in time\)$' \
+	cat "$ks_tmp/timeout.err"
 dc_stop
 ks_done
