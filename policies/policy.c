@@ -478,6 +478,29 @@ static void registry_put(ks_policy_registry *r, ks_policy_set *s)
 	r->sets[r->n++] = s;
 }
 
+int ks_policy_load_buffer(ks_policy_registry *r, const char *name,
+			  const char *text, size_t len, int replace,
+			  ks_errlist *errs)
+{
+	loader l = {.file = name, .text = text, .len = len, .errs = errs};
+	if (ks_yaml_parse(&l.doc, text, len, name, KS_YAML_SINGLE, errs))
+		return KS_EINVAL;
+	ks_policy_set *s = load_doc(&l);
+	if (s && !l.failed && !replace && ks_policy_find(r, s->name))
+		lerr(&l,
+		     key_mark(&l,
+			      json_object_get(ks_doc_root(l.doc), "metadata"),
+			      "name", 1),
+		     "policy set \"%s\" is already defined", s->name);
+	ks_doc_free(l.doc);
+	if (l.failed) {
+		set_free(s);
+		return KS_EINVAL;
+	}
+	registry_put(r, s);
+	return 0;
+}
+
 int ks_policy_load_file(ks_policy_registry *r, const char *path, int replace,
 			ks_errlist *errs)
 {
@@ -488,26 +511,9 @@ int ks_policy_load_file(ks_policy_registry *r, const char *path, int replace,
 		ks_errlist_add(errs, path, 0, 0, "%s", err.msg);
 		return KS_EINVAL;
 	}
-	loader l = {.file = path, .text = text, .len = len, .errs = errs};
-	if (ks_yaml_parse(&l.doc, text, len, path, KS_YAML_SINGLE, errs)) {
-		free(text);
-		return KS_EINVAL;
-	}
-	ks_policy_set *s = load_doc(&l);
-	if (s && !l.failed && !replace && ks_policy_find(r, s->name))
-		lerr(&l,
-		     key_mark(&l,
-			      json_object_get(ks_doc_root(l.doc), "metadata"),
-			      "name", 1),
-		     "policy set \"%s\" is already defined", s->name);
-	ks_doc_free(l.doc);
+	int rc = ks_policy_load_buffer(r, path, text, len, replace, errs);
 	free(text);
-	if (l.failed) {
-		set_free(s);
-		return KS_EINVAL;
-	}
-	registry_put(r, s);
-	return 0;
+	return rc;
 }
 
 int ks_policy_load_dir(ks_policy_registry *r, const char *dir, ks_errlist *errs)

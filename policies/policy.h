@@ -52,6 +52,12 @@ void ks_policy_registry_free(ks_policy_registry *r);
 int ks_policy_load_file(ks_policy_registry *r, const char *path, int replace,
 			ks_errlist *errs);
 
+/* The same for a file's contents (the agent reads policy folders from a
+ * Git tree); NAME is the file name used in messages. */
+int ks_policy_load_buffer(ks_policy_registry *r, const char *name,
+			  const char *text, size_t len, int replace,
+			  ks_errlist *errs);
+
 /* Loads every *.yaml and *.yml file of DIR in name order (not recursive),
  * with ks_policy_load_file(..., replace=1, ...). KS_EIO when DIR cannot be
  * read. */

@@ -3,13 +3,17 @@
  * the variables object, app and resources (fixed small JSON values). It
  * must compile or report an error with a position, and evaluate to a value
  * or an error value within the cost budget; never crash, hang or leak.
+ * An input that starts with "apiVersion" is a PolicySet file instead: it
+ * loads or gives errors, and a loaded set runs over the object.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/mem.h"
 #include "policies/cel.h"
+#include "policies/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,6 +33,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vars[1] =
 			json_loads("{\"name\":\"app\",\"cells\":[]}", 0, NULL);
 		vars[2] = json_loads("[{\"kind\":\"Service\"}]", 0, NULL);
+	}
+	if (size >= 10 && !memcmp(data, "apiVersion", 10)) {
+		ks_policy_registry *r = ks_policy_registry_new();
+		ks_errlist *errs = ks_errlist_new();
+		if (ks_policy_load_buffer(r, "fuzz.yaml", (const char *)data,
+					  size, 0, errs) == 0) {
+			if (ks_errlist_count(errs))
+				abort();
+			const char *const *names = ks_policy_names(r);
+			json_t *objs = json_pack("[O]", vars[0]);
+			ks_policy_report rep;
+			ks_policy_report_init(&rep);
+			ks_policy_check_objects(ks_policy_find(r, names[0]), 1,
+						objs, vars[1], vars[2], &rep);
+			ks_policy_report_release(&rep);
+			json_decref(objs);
+		} else if (!ks_errlist_count(errs)) {
+			abort(); /* a failure always says why */
+		}
+		ks_errlist_free(errs);
+		ks_policy_registry_free(r);
+		return 0;
 	}
 	ks_cel_program *p = NULL;
 	ks_cel_pos pos;
