@@ -2,11 +2,13 @@
  * Fuzzes the YAML reader and writer: any input either parses (every
  * document of the stream) with no errors reported, or fails with at least
  * one error and leaves *out alone. Every parsed document, written back with
- * ks_yaml_emit and read again, gives the same value; the JSON writers take
- * it too. Never a crash, a leak or a deep stack.
+ * ks_yaml_emit and read again, gives the same value, and so does the input
+ * taken as one string; the JSON writers take them too. Never a crash, a leak or
+ * a deep stack.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -95,6 +97,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* a failure must say why and leave *out alone */
 	}
 	ks_errlist_free(errs);
+
+	/* The input as one string (when it is UTF-8): as a value, a list item
+	 * and a key it must survive the writer and the reader. */
+	json_t *str = json_stringn((const char *)data, size);
+	if (str) {
+		json_t *v = json_pack("{s: O, s: [O]}", "v", str, "l", str);
+		if (!memchr(data, 0, size))
+			json_object_set(v, json_string_value(str), str);
+		round_trip(v);
+		round_trip(str);
+		json_decref(v);
+		json_decref(str);
+	}
 
 	/* The single-document entry point agrees on failure. */
 	errs = ks_errlist_new();
