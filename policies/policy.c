@@ -339,6 +339,7 @@ static void load_rule(loader *l, policy_rule *r, const json_t *rules,
 	char where[64];
 	snprintf(where, sizeof(where), "spec.rules[%zu]", idx);
 	json_t *o = json_array_get(rules, idx);
+	r->name = ks_xstrdup("");
 	if (!json_is_object(o)) {
 		lerr(l, index_mark(l, rules, idx), "%s: expected a mapping",
 		     where);
@@ -346,7 +347,10 @@ static void load_rule(loader *l, policy_rule *r, const json_t *rules,
 	}
 	only_keys(l, o, where, keys);
 	const char *name = want_string(l, o, "name", where, 1);
-	r->name = ks_xstrdup(name ? name : "");
+	if (name) {
+		free(r->name);
+		r->name = ks_xstrdup(name);
+	}
 	json_t *m = json_object_get(o, "match");
 	if (m) {
 		if (!json_is_object(m))
