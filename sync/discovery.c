@@ -82,16 +82,10 @@ int ks_kube_discovery_add(ks_kube_client *c, const json_t *list, ks_error *err)
 		if (!name || !kind || strchr(name, '/'))
 			continue;
 		struct ks_disc_entry *e = find_locked(c, gv, kind);
-		if (e) {
-			/* Entries are never freed while the client lives;
-			 * a renamed resource (rare) keeps the old string
-			 * until a later refetch could see it — replace it
-			 * only when it differs, leaking nothing. */
-			if (strcmp(e->name, name)) {
-				free(e->name);
-				e->name = ks_xstrdup(name);
-			}
-		} else {
+		/* Callers hold borrowed pointers to an entry's strings, so an
+		 * existing entry keeps them (a kind does not change its plural
+		 * within a group/version); only its flags are refreshed. */
+		if (!e) {
 			if (c->ndisc == c->adisc) {
 				c->adisc = c->adisc ? 2 * c->adisc : 64;
 				c->disc = ks_xrealloc(
