@@ -84,9 +84,12 @@ int ks_cmd_apply(int argc, char **argv)
 			counts[1]++;
 		else if (!strcmp(res, "deleted"))
 			counts[2]++;
-		else if (!strcmp(res, "unchanged"))
+		else if (!strcmp(act, "unchanged"))
 			counts[3]++;
-		if (strcmp(res, "unchanged"))
+		/* an unchanged resource is listed only when its health says
+		 * something (--wait): degraded, not healthy in time */
+		if (strcmp(act, "unchanged") ||
+		    (strcmp(res, "unchanged") && strcmp(res, "healthy")))
 			ks_buf_printf(
 				&b, "%-9s %s\n", res,
 				json_string_value(json_object_get(e, "id")));
