@@ -9,6 +9,9 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "sync/sync.h"
+#ifdef KS_HAVE_POLICIES
+#include "policies/policy.h"
+#endif
 #include "core/banned.h"
 
 const char ks_usage_apply[] =
@@ -34,6 +37,8 @@ const char ks_usage_apply[] =
 	"  --wait                 wait until every applied resource is "
 	"healthy\n"
 	"  --timeout D            how long --wait waits (default 5m)\n"
+	"  --skip-policies        apply even when an app's mandatory policy "
+	"sets fail\n"
 	"\n"
 	"A failure names the object and the API server's message; what "
 	"depends on it is\nskipped, independent resources are still applied, "
@@ -41,13 +46,64 @@ const char ks_usage_apply[] =
 	"healthy with --wait), 1 some resource\nfailed or is not healthy, 2 "
 	"invalid input, 3 cluster unreachable or refused.\n";
 
+/* Runs the apps' policy sets (the built-in ones) over the Spec: advisory
+ * violations are printed, mandatory ones refuse the apply unless SKIP.
+ * Returns -1 to go on, or an exit code. */
+static int check_policies(const json_t *spec, bool skip)
+{
+#ifdef KS_HAVE_POLICIES
+	ks_policy_registry *reg = ks_policy_registry_new();
+	ks_errlist *errs = ks_errlist_new();
+	ks_policy_report rep;
+	ks_policy_report_init(&rep);
+	int rc = -1;
+	if (ks_policy_load_builtin(reg, errs) ||
+	    ks_policy_check_spec(reg, spec, &rep, errs) ||
+	    ks_errlist_count(errs)) {
+		ks_errlist_print(errs, stderr, KS_ERRLIST_LIMIT);
+		rc = KS_EXIT_USAGE;
+		goto out;
+	}
+	if (rep.n) {
+		ks_buf b;
+		ks_buf_init(&b, 0);
+		ks_policy_report_text(&b, &rep);
+		fputs(b.data ? b.data : "", stderr);
+		ks_buf_release(&b);
+	}
+	if (ks_policy_report_blocks(&rep)) {
+		if (skip) {
+			ks_cli_error("mandatory policy violations ignored "
+				     "(--skip-policies)");
+		} else {
+			ks_cli_error("apply refused: mandatory policy "
+				     "violations (--skip-policies applies "
+				     "anyway)");
+			rc = KS_EXIT_FINDINGS;
+		}
+	}
+out:
+	ks_policy_report_release(&rep);
+	ks_errlist_free(errs);
+	ks_policy_registry_free(reg);
+	return rc;
+#else
+	(void)spec;
+	(void)skip;
+	return -1;
+#endif
+}
+
 int ks_cmd_apply(int argc, char **argv)
 {
 	ks_sync_cli o = {.command = "apply"};
 	int rc = ks_sync_cli_parse(&o, argc, argv,
-				   KS_SYNCFLAG_PRUNE | KS_SYNCFLAG_WAIT);
+				   KS_SYNCFLAG_PRUNE | KS_SYNCFLAG_WAIT |
+					   KS_SYNCFLAG_POLICIES);
 	if (rc < 0)
 		rc = ks_sync_cli_plan(&o);
+	if (rc < 0)
+		rc = check_policies(o.spec, o.skip_policies);
 	if (rc >= 0) {
 		ks_sync_cli_release(&o);
 		return rc;

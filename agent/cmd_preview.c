@@ -98,6 +98,9 @@ int ks_sync_cli_parse(ks_sync_cli *o, int argc, char **argv, unsigned allowed)
 		} else if ((allowed & KS_SYNCFLAG_WAIT) &&
 			   !strcmp(arg, "--wait")) {
 			o->wait = true;
+		} else if ((allowed & KS_SYNCFLAG_POLICIES) &&
+			   !strcmp(arg, "--skip-policies")) {
+			o->skip_policies = true;
 		} else if (!strcmp(arg, "--")) {
 			for (i++; i < argc; i++)
 				o->dirs[o->ndirs++] = argv[i];

@@ -16,7 +16,8 @@
 enum {
 	KS_SYNCFLAG_OUTPUT = 1 << 0,
 	KS_SYNCFLAG_PRUNE = 1 << 1,
-	KS_SYNCFLAG_WAIT = 1 << 2, /* --wait and --timeout */
+	KS_SYNCFLAG_WAIT = 1 << 2,     /* --wait and --timeout */
+	KS_SYNCFLAG_POLICIES = 1 << 3, /* --skip-policies */
 };
 
 typedef struct ks_sync_cli {
@@ -27,6 +28,7 @@ typedef struct ks_sync_cli {
 	const char *output; /* "text" or "json" */
 	bool prune;
 	bool wait;
+	bool skip_policies;
 	int64_t timeout_ms;
 	const char **dirs;
 	size_t ndirs;

@@ -52,6 +52,31 @@ t_exit "bad timeout: exit 2" 2 'is not a duration' ks apply --wait --timeout soo
 # --- the server refuses ConfigMaps
 dc_start -q --rollout-delay 100ms --fault 'verb=patch,resource=configmaps,error=422' ||
 	{ ks_fail "start"; ks_done; exit 1; }
+# a mandatory policy set refuses the apply before anything is written
+mkdir -p "$ks_tmp/shop/prod"
+printf 'name: shop\n' >"$ks_tmp/shop/project.yaml"
+printf 'name: prod\n' >"$ks_tmp/shop/prod/stack.yaml"
+cat >"$ks_tmp/shop/prod/web.yaml" <<'YAML'
+web:
+  workload:
+    containers:
+      web:
+        image: nginx:1.25.4
+  policysets:
+    release-strategy-check:
+      kind: mandatory
+YAML
+t_exit "a mandatory policy violation refuses the apply" 1 \
+	'^kusync: apply refused: mandatory policy violations' \
+	"$KUSYNC" apply "$ks_tmp/shop/prod"
+cp "$ks_tmp/err" "$ks_tmp/policy.err"
+t_out "the violation is named" 'release-strategy-check/readiness-probe Deployment shop-prod/shop-prod-web: .*\(mandatory\)' \
+	cat "$ks_tmp/policy.err"
+t_fail "nothing was written" 'NotFound|not found' k get namespace shop-prod
+t_exit "--skip-policies applies anyway" 0 'mandatory policy violations ignored' \
+	"$KUSYNC" apply --skip-policies "$ks_tmp/shop/prod"
+t "the Deployment exists" k -n shop-prod get deploy shop-prod-web
+
 t_exit "apply with refused ConfigMaps fails" 1 \
 	'^kusync: apply "v1:ConfigMap:demo-prod:demo-prod-helloworld-nginx-0-[0-9a-f]{8}": .*\(422' ks apply
 t_exit "its dependants are skipped, named" 1 \
