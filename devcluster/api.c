@@ -468,13 +468,11 @@ static json_t *delete_object(ks_devcluster *dc, dc_type *t, const json_t *old,
 	}
 	*gone = true;
 	json_t *last = json_incref((json_t *)old);
-	if (!dry_run) {
-		char *uid = ks_xstrdup(dc_meta_str(old, "uid"));
+	/* Background and Orphan differ only in what happened to the
+	 * dependents before (see dc_orphan_dependents) */
+	if (!dry_run)
 		dc_remove(dc, t, dc_meta_str(old, "namespace"),
 			  dc_meta_str(old, "name"));
-		(void)policy;
-		free(uid);
-	}
 	return last;
 }
 
@@ -1284,7 +1282,7 @@ static void do_delete(rq *q)
 	bool gone;
 	char *uid = ks_xstrdup(dc_meta_str(old, "uid"));
 	if (policy && !strcmp(policy, "Orphan") && !q->dry_run)
-		dc_controllers_notify(q->dc, q->t, old, false);
+		dc_orphan_dependents(q->dc, uid);
 	json_t *res =
 		delete_object(q->dc, q->t, old, policy, q->dry_run, &gone);
 	json_decref(old);

@@ -805,6 +805,46 @@ static void delete_dependents(ks_devcluster *dc, const char *uid)
 	}
 }
 
+void dc_orphan_dependents(ks_devcluster *dc, const char *uid)
+{
+	for (size_t i = 0; i < dc->ntypes; i++) {
+		dc_type *t = dc->types[i];
+		json_t *owned = json_array();
+		const char *k;
+		json_t *o;
+		json_object_foreach(t->objects, k, o)
+		{
+			if (owned_by(o, uid))
+				json_array_append(owned, o);
+		}
+		size_t j;
+		json_array_foreach(owned, j, o)
+		{
+			json_t *n = json_deep_copy(o);
+			json_t *refs =
+				json_object_get(dc_meta(n), "ownerReferences");
+			json_t *keep = json_array();
+			size_t x;
+			json_t *r;
+			json_array_foreach(refs, x, r)
+			{
+				if (strcmp(dc_jstr(r, "uid"), uid))
+					json_array_append(keep, r);
+			}
+			if (json_array_size(keep))
+				json_object_set_new(dc_meta(n),
+						    "ownerReferences", keep);
+			else {
+				json_decref(keep);
+				json_object_del(dc_meta(n), "ownerReferences");
+			}
+			dc_controller_write(dc, t, n, "garbage-collector",
+					    false);
+		}
+		json_decref(owned);
+	}
+}
+
 static bool has_dependents(ks_devcluster *dc, const char *uid)
 {
 	for (size_t i = 0; i < dc->ntypes; i++) {
@@ -817,27 +857,6 @@ static bool has_dependents(ks_devcluster *dc, const char *uid)
 		}
 	}
 	return false;
-}
-
-struct gc_job {
-	uv_timer_t timer;
-	ks_devcluster *dc;
-	char *uid;
-};
-
-static void gc_closed(uv_handle_t *h)
-{
-	struct gc_job *g = h->data;
-	free(g->uid);
-	free(g);
-}
-
-static void gc_fire(uv_timer_t *tm)
-{
-	struct gc_job *g = tm->data;
-	if (!g->dc->stopping)
-		delete_dependents(g->dc, g->uid);
-	uv_close((uv_handle_t *)&g->timer, gc_closed);
 }
 
 static void foreground_finish(ks_devcluster *dc, dc_type *t, json_t *o, long a)
@@ -918,12 +937,11 @@ void dc_controllers_notify(ks_devcluster *dc, dc_type *t, const json_t *obj,
 		return;
 	const char *r = t->resource;
 	if (deleted) {
-		struct gc_job *g = ks_xcalloc(1, sizeof(*g));
-		g->dc = dc;
-		g->uid = ks_xstrdup(dc_meta_str(obj, "uid"));
-		uv_timer_init(dc->loop, &g->timer);
-		g->timer.data = g;
-		uv_timer_start(&g->timer, gc_fire, 0, 0);
+		/* the garbage collector, synchronously: dependents go at
+		 * once (a chain of owners recurses through here) */
+		char *uid = ks_xstrdup(dc_meta_str(obj, "uid"));
+		delete_dependents(dc, uid);
+		free(uid);
 		return;
 	}
 	json_t *m = json_object_get(obj, "metadata");

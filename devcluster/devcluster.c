@@ -262,6 +262,7 @@ void ks_devcluster_stop(ks_devcluster *dc)
 	dc->stopping = true;
 	dc_watches_stop_all(dc);
 	dc_controllers_stop(dc);
+	dc_faults_stop(dc);
 	uv_timer_stop(&dc->save_timer);
 	uv_close((uv_handle_t *)&dc->save_timer, on_save_timer_closed);
 	if (dc->http)

@@ -34,6 +34,7 @@ struct dc_fault {
 
 struct delayed {
 	uv_timer_t timer;
+	struct delayed *next, *prev;
 	ks_devcluster *dc;
 	const ks_http_request *r;
 	ks_http_exchange *ex;
@@ -240,6 +241,28 @@ static void delayed_closed(uv_handle_t *h)
 	free(h->data);
 }
 
+static void delayed_unlink(struct delayed *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		d->dc->fault_delays = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+}
+
+void dc_faults_stop(ks_devcluster *dc)
+{
+	while (dc->fault_delays) {
+		struct delayed *d = dc->fault_delays;
+		delayed_unlink(d);
+		uv_timer_stop(&d->timer);
+		ks_http_on_close(d->ex, NULL, NULL);
+		ks_http_drop(d->ex);
+		uv_close((uv_handle_t *)&d->timer, delayed_closed);
+	}
+}
+
 static void on_client_gone(void *ud)
 {
 	struct delayed *d = ud;
@@ -249,6 +272,7 @@ static void on_client_gone(void *ud)
 static void on_delay(uv_timer_t *t)
 {
 	struct delayed *d = t->data;
+	delayed_unlink(d);
 	ks_http_on_close(d->ex, NULL, NULL);
 	if (d->gone || d->dc->stopping)
 		ks_http_drop(d->ex);
@@ -306,6 +330,10 @@ bool dc_fault_intercept(ks_devcluster *dc, const ks_http_request *r,
 	d->drop = drop;
 	uv_timer_init(dc->loop, &d->timer);
 	d->timer.data = d;
+	d->next = dc->fault_delays;
+	if (d->next)
+		d->next->prev = d;
+	dc->fault_delays = d;
 	ks_http_on_close(ex, on_client_gone, d);
 	uv_timer_start(&d->timer, on_delay, latency, 0);
 	return true;

@@ -78,6 +78,7 @@ struct ks_devcluster {
 
 	dc_watch *watches;
 	dc_fault *faults;
+	struct delayed *fault_delays; /* requests held back by latency */
 	struct dc_task *tasks;
 	uv_timer_t save_timer;
 	bool save_pending;
@@ -188,6 +189,8 @@ json_t *dc_table(const dc_type *t, json_t *objs, json_t *list_meta);
 void dc_controllers_notify(ks_devcluster *dc, dc_type *t, const json_t *obj,
 			   bool deleted);
 void dc_controllers_stop(ks_devcluster *dc);
+/* Removes the ownerReferences to UID (an orphaning delete). */
+void dc_orphan_dependents(ks_devcluster *dc, const char *uid);
 
 /* ---- faults.c ---- */
 /* Applies the fault rules to a request: returns true when a fault took the
@@ -198,5 +201,7 @@ bool dc_fault_intercept(ks_devcluster *dc, const ks_http_request *r,
 int dc_faults_set(ks_devcluster *dc, const char *spec, ks_error *err);
 json_t *dc_faults_json(ks_devcluster *dc);
 void dc_faults_free(ks_devcluster *dc);
+/* Drops the requests fault latency still holds (at shutdown). */
+void dc_faults_stop(ks_devcluster *dc);
 
 #endif

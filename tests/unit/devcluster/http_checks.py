@@ -356,6 +356,13 @@ req("POST", "/api/v1/namespaces/t/configmaps", cm("dep2", ownerReferences=[{"api
 req("DELETE", "/api/v1/namespaces/t/configmaps/owner2", {"propagationPolicy": "Background"})
 time.sleep(0.3)
 check("background delete cascades", req("GET", "/api/v1/namespaces/t/configmaps/dep2")[0] == 404)
+owner = req("POST", "/api/v1/namespaces/t/configmaps", cm("owner3"))[2]
+req("POST", "/api/v1/namespaces/t/configmaps", cm("dep3", ownerReferences=[{"apiVersion": "v1", "kind": "ConfigMap",
+    "name": "owner3", "uid": owner["metadata"]["uid"]}]))
+req("DELETE", "/api/v1/namespaces/t/configmaps/owner3?propagationPolicy=Orphan")
+time.sleep(0.2)
+st, ct, j, raw = req("GET", "/api/v1/namespaces/t/configmaps/dep3")
+check("orphan delete keeps the dependent and drops its ownerReference", st == 200 and "ownerReferences" not in j["metadata"], raw)
 st, ct, j, raw = req("DELETE", "/api/v1/namespaces/t/configmaps?labelSelector=grp%3Dpg")
 check("deletecollection returns the deleted list", st == 200 and j["kind"] == "ConfigMapList"
       and sorted(i["metadata"]["name"] for i in j["items"]) == ["p1", "p2", "p3", "p4"], raw)
