@@ -26,6 +26,7 @@ typedef struct rq {
 	char *name; /* NULL for a collection */
 	char *sub;  /* "status", "scale" or NULL */
 	bool dry_run;
+	char *warning;	/* a Warning header for the answer */
 	bool no_faults; /* a delayed request already went through faults */
 } rq;
 
@@ -38,18 +39,22 @@ static bool wants_yaml(const ks_http_request *r)
 	       !strstr(a, "application/json");
 }
 
-void dc_send_json(ks_http_exchange *ex, const ks_http_request *r, int code,
-		  json_t *body)
+/* Sends BODY (stolen) as JSON, or YAML when asked for, with an optional
+ * Warning header. */
+static void send_body(ks_http_exchange *ex, const ks_http_request *r, int code,
+		      json_t *body, const char *warning)
 {
+	ks_http_header h[3] = {{"Content-Type", "application/json"},
+			       {"Cache-Control", "no-cache, private"},
+			       {"Warning", warning}};
+	size_t nh = warning ? 3 : 2;
 	if (wants_yaml(r)) {
 		ks_buf b;
 		ks_buf_init(&b, 0);
 		if (ks_yaml_emit(&b, body) == 0) {
 			json_decref(body);
-			ks_http_header h[] = {
-				{"Content-Type", "application/yaml"},
-				{"Cache-Control", "no-cache, private"}};
-			ks_http_respond(ex, code, h, 2, b.data, b.len);
+			h[0].value = "application/yaml";
+			ks_http_respond(ex, code, h, nh, b.data, b.len);
 			ks_buf_release(&b);
 			return;
 		}
@@ -61,10 +66,14 @@ void dc_send_json(ks_http_exchange *ex, const ks_http_request *r, int code,
 	s = ks_xrealloc(s, n + 2);
 	s[n++] = '\n';
 	s[n] = '\0';
-	ks_http_header h[] = {{"Content-Type", "application/json"},
-			      {"Cache-Control", "no-cache, private"}};
-	ks_http_respond(ex, code, h, 2, s, n);
+	ks_http_respond(ex, code, h, nh, s, n);
 	free(s);
+}
+
+void dc_send_json(ks_http_exchange *ex, const ks_http_request *r, int code,
+		  json_t *body)
+{
+	send_body(ex, r, code, body, NULL);
 }
 
 void dc_send_status(ks_http_exchange *ex, const ks_http_request *r, int code,
@@ -853,9 +862,15 @@ static int check_body(rq *q, json_t *obj, bool create)
 	}
 	char *fv = query(q, "fieldValidation");
 	bool strict = fv && !strcmp(fv, "Strict");
+	bool warn = fv && !strcmp(fv, "Warn");
 	free(fv);
-	const char *unknown = strict ? dc_unknown_field(q->t, obj) : NULL;
-	if (unknown) {
+	const char *unknown =
+		strict || warn ? dc_unknown_field(q->t, obj) : NULL;
+	if (unknown && warn) {
+		free(q->warning);
+		q->warning = ks_xasprintf("299 - \"unknown field \\\"%s\\\"\"",
+					  unknown);
+	} else if (unknown) {
 		char *msg = ks_xasprintf(
 			"%s in version \"%s\" cannot be handled as a %s: "
 			"strict decoding error: unknown field \"%s\"",
@@ -908,7 +923,7 @@ static int check_new_name(rq *q, const char *name)
 
 static void respond_written(rq *q, int code, json_t *out)
 {
-	dc_send_json(q->ex, q->r, code, out);
+	send_body(q->ex, q->r, code, out, q->warning);
 }
 
 static void create_checked(rq *q, json_t *obj)
@@ -1600,6 +1615,7 @@ static void handle(ks_devcluster *dc, const ks_http_request *r,
 		return;
 	}
 	route(&q);
+	free(q.warning);
 	free(q.ns);
 	free(q.name);
 	free(q.sub);

@@ -153,6 +153,14 @@ bad["dataa"] = {}
 j = status_ok("strict unknown field: 400", req("POST", "/api/v1/namespaces/t/configmaps?fieldValidation=Strict", bad),
               400, "BadRequest")
 check("strict message", j and 'strict decoding error: unknown field "dataa"' in j["message"], j)
+c = http.client.HTTPConnection(URL.hostname, URL.port, timeout=10)
+c.request("POST", "/api/v1/namespaces/t/configmaps?fieldValidation=Warn", body=json.dumps(cm("c7") | {"dataa": {}}),
+          headers={"Content-Type": "application/json"})
+r = c.getresponse()
+r.read()
+check("fieldValidation=Warn: 201 and a Warning header", r.status == 201
+      and r.getheader("Warning") == '299 - "unknown field \\"dataa\\""', (r.status, r.getheader("Warning")))
+c.close()
 st, ct, j, raw = req("POST", "/api/v1/namespaces/t/configmaps", cm("c8") | {"dataa": {}})
 check("unknown field without Strict is accepted", st == 201, raw)
 st, ct, j, raw = req("POST", "/api/v1/namespaces/t/configmaps",
