@@ -500,8 +500,33 @@ void dc_controller_delete(ks_devcluster *dc, dc_type *t, const char *ns,
 
 /* ---- verbs ---- */
 
+/* A resourceVersion newer than any the server has written: the real
+ * server waits for it, then gives up with 504 (here at once). */
+static bool rv_too_large(rq *q)
+{
+	char *rv = query(q, "resourceVersion");
+	char *end = NULL;
+	unsigned long long v = rv ? strtoull(rv, &end, 10) : 0;
+	bool large = rv && *rv && end && !*end && v > q->dc->rv;
+	if (large) {
+		char *msg = ks_xasprintf("Too large resource version: %llu, "
+					 "current: %llu",
+					 v, (unsigned long long)q->dc->rv);
+		json_t *d = json_pack("{s:[{s:s, s:s}], s:i}", "causes",
+				      "reason", "ResourceVersionTooLarge",
+				      "message", "Too large resource version",
+				      "retryAfterSeconds", 1);
+		dc_send_status(q->ex, q->r, 504, "Timeout", msg, d);
+		free(msg);
+	}
+	free(rv);
+	return large;
+}
+
 static void do_get(rq *q)
 {
+	if (rv_too_large(q))
+		return;
 	json_t *obj = dc_get(q->t, q->ns, q->name);
 	if (!obj) {
 		err_not_found(q, q->name);
@@ -655,7 +680,7 @@ static void do_list(rq *q)
 {
 	ks_selector *ls;
 	ks_field_selector *fs;
-	if (parse_selectors(q, &ls, &fs))
+	if (rv_too_large(q) || parse_selectors(q, &ls, &fs))
 		return;
 	char *limit_s = query(q, "limit");
 	char *cont = query(q, "continue");

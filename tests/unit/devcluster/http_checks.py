@@ -329,6 +329,9 @@ check("!= selector", len(j["items"]) == 4, raw)
 status_ok("bad label selector: 400", req("GET", "/api/v1/namespaces/t/configmaps?labelSelector=%3Dx"), 400, "BadRequest")
 status_ok("unknown field selector: 400", req("GET", "/api/v1/namespaces/t/configmaps?fieldSelector=data.a%3D1"), 400,
           "BadRequest", '"data.a" is not a known field selector: only "metadata.name", "metadata.namespace"')
+j = status_ok("far-future resourceVersion: 504", req("GET", "/api/v1/namespaces/t/configmaps?resourceVersion=99999999"),
+              504, "Timeout", None, {"retryAfterSeconds": 1})
+check("504 cause", j and j["details"]["causes"][0]["reason"] == "ResourceVersionTooLarge", j)
 st, ct, j, raw = req("GET", "/api/v1/configmaps?fieldSelector=metadata.name%3Dp2")
 check("field selector across namespaces", [i["metadata"]["name"] for i in j["items"]] == ["p2"], raw)
 
