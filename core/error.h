@@ -49,7 +49,8 @@ void ks_errlist_add(ks_errlist *l, const char *file, unsigned line,
 		    unsigned col, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 void ks_errlist_vadd(ks_errlist *l, const char *file, unsigned line,
-		     unsigned col, const char *fmt, va_list ap);
+		     unsigned col, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
 size_t ks_errlist_count(const ks_errlist *l);
 /* Sorts by (file, line, col), keeping insertion order for equal keys. */
 void ks_errlist_sort(ks_errlist *l);
