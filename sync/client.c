@@ -266,6 +266,13 @@ int ks_kube_client_new(ks_kube_client **out, const ks_kube_config *cfg,
 		setup_sni(c);
 	else
 		c->base = ks_xstrdup(c->cfg->server);
+	/* Proxies from the environment never apply to loopback (as in
+	 * kubectl), whatever $NO_PROXY says. */
+	const char *np = getenv("NO_PROXY");
+	if (!np || !*np)
+		np = getenv("no_proxy");
+	c->no_proxy = ks_xasprintf("%s%slocalhost,127.0.0.1,::1",
+				   np && *np ? np : "", np && *np ? "," : "");
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->pool_cv, NULL);
 	for (int i = 0; i < KS_SHARE_LOCKS; i++)
@@ -300,6 +307,7 @@ void ks_kube_client_free(ks_kube_client *c)
 	ks_kube_cred_release(&c->cred);
 	free(c->file_token);
 	free(c->base);
+	free(c->no_proxy);
 	free(c->user_agent);
 	ks_kube_config_free(c->cfg);
 	free(c);
@@ -529,6 +537,8 @@ static CURLcode perform(ks_kube_client *c, CURL *h, const ks_kube_req *req,
 		curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to);
 	if (cfg->proxy_url)
 		curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy_url);
+	else
+		curl_easy_setopt(h, CURLOPT_NOPROXY, c->no_proxy);
 	if (cfg->ca_pem)
 		set_blob(h, CURLOPT_CAINFO_BLOB, cfg->ca_pem, cfg->ca_len);
 	if (cfg->insecure) {

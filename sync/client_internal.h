@@ -29,6 +29,7 @@ struct ks_kube_client {
 	char *user_agent;
 	char *base;		       /* URL prefix, with tls-server-name */
 	struct curl_slist *connect_to; /* for tls-server-name */
+	char *no_proxy; /* $NO_PROXY plus loopback, as Go's clients do */
 	CURLSH *share;
 	pthread_mutex_t share_mu[KS_SHARE_LOCKS];
 	pthread_mutex_t mu; /* everything below */
