@@ -428,11 +428,20 @@ static void ensure_replicaset(ks_devcluster *dc, dc_type *t, const json_t *d,
 					     "annotations"),
 				     "deployment.kubernetes.io/revision"),
 			     NULL, 10);
-		if (int_at(json_object_get(cur, "spec"), "replicas", -1) !=
-		    want) {
+		long max = max_revision(rst, d);
+		bool revive = rev < max; /* a rollback to an older template */
+		if (revive)
+			rev = max + 1;
+		if (revive || int_at(json_object_get(cur, "spec"), "replicas",
+				     -1) != want) {
 			json_t *n = json_deep_copy(cur);
 			json_object_set_new(child(n, "spec"), "replicas",
 					    json_integer(want));
+			char revs[32];
+			snprintf(revs, sizeof(revs), "%ld", rev);
+			json_object_set_new(child(dc_meta(n), "annotations"),
+					    "deployment.kubernetes.io/revision",
+					    json_string(revs));
 			dc_controller_write(dc, rst, n, KCM, false);
 		}
 	} else {

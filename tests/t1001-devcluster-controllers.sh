@@ -118,6 +118,11 @@ t_out "old replicaset scaled down" '^0 2$' \
 	bash -c "kubectl get rs -l app=good -o 'jsonpath={range .items[*]}{.spec.replicas}{\"\\n\"}{end}' | sort -n | tr '\n' ' ' | sed 's/ \$//'"
 t_out "revision 2" '^2$' k get deploy good -o 'jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}{"\n"}'
 
+t_out "rollout undo" 'rolled back' k rollout undo deploy/good
+t_out "undo revives the first ReplicaSet as revision 3" '^2 3$' \
+	bash -c "kubectl get rs -l app=good -o 'jsonpath={range .items[*]}{.spec.replicas} {.metadata.annotations.deployment\\.kubernetes\\.io/revision}{\"\\n\"}{end}' | sort -n | tail -1"
+t_out "rollout status after undo" 'successfully rolled out' k rollout status deploy/good --timeout=20s
+
 # CRDs
 cat >"$ks_tmp/crd.yaml" <<'YAML'
 apiVersion: apiextensions.k8s.io/v1
