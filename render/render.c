@@ -354,6 +354,35 @@ static int str_cmp(const void *pa, const void *pb)
 	return strcmp(*a, *b);
 }
 
+/*
+ * Two apps that render the same object (the same dbKey or secret name in
+ * one namespace) would fight over it in the cluster, each pruning what the
+ * other applies: an error at the second app, naming the first.
+ */
+static void check_owners(struct render *r, json_t *owners, const ks_app *app,
+			 const json_t *resources, size_t first)
+{
+	for (size_t k = first; k < json_array_size(resources); k++) {
+		const char *id = json_string_value(
+			json_object_get(json_array_get(resources, k), "id"));
+		if (!id)
+			continue;
+		const char *other =
+			json_string_value(json_object_get(owners, id));
+		if (other) {
+			ks_errlist_add(r->errs, app->where.file,
+				       app->where.mark.line,
+				       app->where.mark.col,
+				       "%s: renders \"%s\", which app \"%s\" "
+				       "renders too (two apps cannot own one "
+				       "object)",
+				       app->name, id, other);
+			continue;
+		}
+		json_object_set_new(owners, id, json_string(app->fullname));
+	}
+}
+
 /* Namespaces (sorted, once each), then each app's resources. */
 static json_t *generate(struct render *r, struct app_slot **sorted, size_t n)
 {
@@ -373,11 +402,15 @@ static json_t *generate(struct render *r, struct app_slot **sorted, size_t n)
 		if (!i || strcmp(uniq[i], uniq[i - 1]))
 			json_array_append_new(resources,
 					      ks_generate_namespace(uniq[i]));
+	json_t *owners = json_object(); /* resource id -> app full name */
 	for (size_t i = 0; i < n; i++) {
+		size_t first = json_array_size(resources);
 		ks_generate_app(resources, &sorted[i]->app, &views[i], ns[i],
 				r->errs);
+		check_owners(r, owners, &sorted[i]->app, resources, first);
 		json_array_append_new(apps, app_entry(&sorted[i]->app, ns[i]));
 	}
+	json_decref(owners);
 	return json_pack("{s:o, s:o}", "apps", apps, "resources", resources);
 }
 
