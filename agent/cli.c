@@ -99,8 +99,7 @@ static int cmd_help(int argc, char **argv)
 		name = "help";
 	const ks_command *c = find_command(name);
 	if (!c) {
-		ks_cli_error("unknown command \"%s\"; run 'kusync help'",
-			     name);
+		ks_cli_error("unknown command \"%s\"; run 'kusync help'", name);
 		return KS_EXIT_USAGE;
 	}
 	fputs(c->usage, stdout);

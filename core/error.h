@@ -12,12 +12,12 @@
 
 enum {
 	KS_OK = 0,
-	KS_ERROR = -1,	 /* generic failure */
-	KS_EINVAL = -2,	 /* invalid user input (exit code 2) */
-	KS_EIO = -3,	 /* file system */
+	KS_ERROR = -1,	/* generic failure */
+	KS_EINVAL = -2, /* invalid user input (exit code 2) */
+	KS_EIO = -3,	/* file system */
 	KS_ENOTFOUND = -4,
-	KS_ELIMIT = -5,	 /* a size or count limit was hit */
-	KS_EENV = -6,	 /* environment: cluster, git, network (exit 3) */
+	KS_ELIMIT = -5, /* a size or count limit was hit */
+	KS_EENV = -6,	/* environment: cluster, git, network (exit 3) */
 	KS_ECONFLICT = -7,
 };
 

@@ -107,8 +107,7 @@ void *ks_arena_alloc(ks_arena *a, size_t n)
 	struct arena_block *b = a->head;
 	if (!b || b->size - b->used < n) {
 		size_t size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
-		struct arena_block *nb =
-			ks_xmalloc(sizeof(*nb) + size);
+		struct arena_block *nb = ks_xmalloc(sizeof(*nb) + size);
 		nb->used = 0;
 		nb->size = size;
 		if (b && size == n) {
@@ -233,7 +232,8 @@ int ks_read_file(const char *path, size_t max, char **out, size_t *len,
 {
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
-		return ks_error_set(err, errno == ENOENT ? KS_ENOTFOUND : KS_EIO,
+		return ks_error_set(err,
+				    errno == ENOENT ? KS_ENOTFOUND : KS_EIO,
 				    "%s: %s", path, strerror(errno));
 	struct stat st;
 	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -263,8 +263,7 @@ int ks_read_file(const char *path, size_t max, char **out, size_t *len,
 		}
 	}
 	if (!rc && ferror(fp))
-		rc = ks_error_set(err, KS_EIO, "%s: %s", path,
-				  strerror(errno));
+		rc = ks_error_set(err, KS_EIO, "%s: %s", path, strerror(errno));
 	fclose(fp);
 	if (rc) {
 		ks_buf_release(&b);

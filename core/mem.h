@@ -15,8 +15,7 @@ void *ks_xrealloc(void *p, size_t n);
 char *ks_xstrdup(const char *s);
 char *ks_xstrndup(const char *s, size_t n);
 /* printf into a new heap string; the caller frees it. */
-char *ks_xasprintf(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+char *ks_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * An arena: many small allocations freed at once. The render of one set of

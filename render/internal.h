@@ -27,8 +27,8 @@
  */
 int ks_app_validate(ks_app *out, ks_arena *a, const ks_doc *doc,
 		    const char *app_name, const ks_node_info *key_info,
-		    const json_t *value, const char *project,
-		    const char *stack, ks_errlist *errs);
+		    const json_t *value, const char *project, const char *stack,
+		    ks_errlist *errs);
 
 /* The parsed workspace; NULL stands for "no workspace". */
 typedef struct ks_workspace ks_workspace;
@@ -65,8 +65,8 @@ json_t *ks_generate_namespace(const char *ns);
 int ks_kind_rank(const char *kind);
 
 /* Resource id: apiVersion:kind[:namespace]:name. Heap string. */
-char *ks_resource_id(const char *api_version, const char *kind,
-		     const char *ns, const char *name);
+char *ks_resource_id(const char *api_version, const char *kind, const char *ns,
+		     const char *name);
 
 /*
  * A stack read by load.c: its names and its AppConfiguration documents,

@@ -41,9 +41,9 @@ enum ks_handler_type { KS_H_NONE, KS_H_HTTP, KS_H_EXEC, KS_H_TCP };
 
 typedef struct ks_handler {
 	enum ks_handler_type type;
-	const char *url;     /* Http, Tcp */
-	ks_strmap headers;   /* Http, file order */
-	ks_strlist command;  /* Exec, non-empty */
+	const char *url;    /* Http, Tcp */
+	ks_strmap headers;  /* Http, file order */
+	ks_strlist command; /* Exec, non-empty */
 } ks_handler;
 
 typedef struct ks_probe {
@@ -61,9 +61,9 @@ typedef struct ks_resource_req {
 } ks_resource_req;
 
 typedef struct ks_file {
-	const char *path;    /* absolute */
+	const char *path; /* absolute */
 	const char *content;
-	unsigned mode;       /* numeric, e.g. 0644 = 420 */
+	unsigned mode; /* numeric, e.g. 0644 = 420 */
 } ks_file;
 
 typedef struct ks_container {
@@ -71,13 +71,13 @@ typedef struct ks_container {
 	const char *image;
 	ks_strlist command, args;
 	bool has_command, has_args;
-	ks_strmap env;	    /* file order; values as written */
-	const char *workingDir; /* NULL if unset */
+	ks_strmap env;		    /* file order; values as written */
+	const char *workingDir;	    /* NULL if unset */
 	ks_resource_req *resources; /* sorted by name */
 	size_t nresources;
-	ks_file *files;	    /* file order */
+	ks_file *files; /* file order */
 	size_t nfiles;
-	ks_strmap dirs;	    /* mount path -> "secret://X" / "configmap://X" */
+	ks_strmap dirs; /* mount path -> "secret://X" / "configmap://X" */
 	ks_probe liveness, readiness, startup;
 	ks_handler preStop, postStart; /* type KS_H_NONE when absent */
 } ks_container;
@@ -86,7 +86,7 @@ typedef struct ks_port {
 	int port;	/* 1-65535 */
 	int targetPort; /* 1-65535 */
 	bool udp;
-	bool expose;	/* exposeInternet / public */
+	bool expose; /* exposeInternet / public */
 } ks_port;
 
 enum ks_secret_type {
@@ -110,10 +110,11 @@ typedef struct ks_workload {
 	enum ks_workload_kind kind;
 	ks_container *containers; /* sorted by name, at least one */
 	size_t ncontainers;
-	ks_secret *secrets;	  /* sorted by name */
+	ks_secret *secrets; /* sorted by name */
 	size_t nsecrets;
-	int64_t replicas;	  /* -1 = unset */
-	ks_strmap labels, annotations; /* the app's workload.labels/annotations */
+	int64_t replicas; /* -1 = unset */
+	ks_strmap labels,
+		annotations; /* the app's workload.labels/annotations */
 	/* Service */
 	ks_port *ports;
 	size_t nports;
@@ -156,10 +157,10 @@ typedef struct ks_depref {
 
 typedef struct ks_app {
 	const char *project, *stack, *name; /* name: the app key */
-	const char *fullname;		   /* project-stack-name */
-	ks_where where;			   /* the app's key */
+	const char *fullname;		    /* project-stack-name */
+	ks_where where;			    /* the app's key */
 	ks_workload workload;
-	ks_intorpct opsRule;	/* present when the app has the block */
+	ks_intorpct opsRule; /* present when the app has the block */
 	bool has_monitoring;
 	const char *monitoring_path; /* NULL: workspace/unset */
 	const char *monitoring_port; /* as text */
@@ -170,7 +171,7 @@ typedef struct ks_app {
 	ks_cell *cells; /* zones and cells in file order; 0 = no topologies */
 	size_t ncells;
 	bool manualApprove, rollbackIfFailed;
-	int64_t timeout_ms; /* default 10m */
+	int64_t timeout_ms;	      /* default 10m */
 	ks_policyset_ref *policysets; /* file order */
 	size_t npolicysets;
 	ks_depref *deps;
@@ -198,7 +199,7 @@ typedef struct ks_workspace_view {
 	/* monitoring */
 	bool has_monitoring;
 	bool operatorMode;
-	bool podMonitor; /* monitorType: Pod */
+	bool podMonitor;			 /* monitorType: Pod */
 	const char *interval, *timeout, *scheme; /* defaults 30s, 15s, http */
 	/* namespace */
 	const char *namespace_name; /* NULL or "" = <project>-<stack> */

@@ -45,8 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			json_t *objs = json_pack("[O]", vars[0]);
 			ks_policy_report rep;
 			ks_policy_report_init(&rep);
-			ks_policy_check_objects(ks_policy_find(r, set_names[0]), 1,
-						objs, vars[1], vars[2], &rep);
+			ks_policy_check_objects(ks_policy_find(r, set_names[0]),
+						1, objs, vars[1], vars[2],
+						&rep);
 			ks_policy_report_release(&rep);
 			json_decref(objs);
 		} else if (!ks_errlist_count(errs)) {
