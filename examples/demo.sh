@@ -22,7 +22,16 @@ fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kusync-demo.XXXXXX") || exit 3
-trap 'rm -rf "$tmp"' EXIT
+dc_pid=
+# Stops devcluster (when started) and removes the temp dir, however we exit.
+cleanup() {
+	if [ -n "$dc_pid" ]; then
+		kill "$dc_pid" 2>/dev/null
+		wait "$dc_pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 failed=0
 
@@ -113,6 +122,79 @@ echo "  (exit code $rc)"
 [ -s "$tmp/out" ] && fail "bad input: standard output is not empty"
 grep -q 'contaners' "$tmp/err" || fail "bad input: no message about 'contaners'"
 grep -q 'replicas' "$tmp/err" || fail "bad input: no message about 'replicas: two'"
+
+# The cluster side, with no cluster: devcluster serves the Kubernetes API on
+# a free loopback port; kusync applies the examples to it, kubectl changes
+# something behind kusync's back, kusync drift names the field, and a second
+# apply heals it.
+echo
+echo "== kusync devcluster (a local Kubernetes API server)"
+"$kusync" devcluster -q --listen 127.0.0.1:0 --rollout-delay 200ms \
+	--kubeconfig-out "$tmp/kubeconfig" 2>"$tmp/devcluster.log" &
+dc_pid=$!
+url=
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	url=$(sed -n 's/^devcluster: listening on //p' "$tmp/devcluster.log")
+	[ -n "$url" ] && break
+	sleep 0.25
+done
+if [ -z "$url" ]; then
+	cat "$tmp/devcluster.log" >&2
+	fail "devcluster did not start"
+else
+	echo "  listening on $url"
+	KUBECONFIG=$tmp/kubeconfig
+	KUBECACHEDIR=$tmp/kube-cache
+	export KUBECONFIG KUBECACHEDIR
+	stack="-w examples/workspace.yaml examples/demo/prod"
+
+	echo
+	echo "\$ kusync preview $stack   (what apply would do)"
+	# shellcheck disable=SC2086
+	"$kusync" preview $stack | tail -n 3 | sed 's/^/  /'
+
+	echo
+	echo "\$ kusync apply --wait --timeout 60s $stack"
+	# shellcheck disable=SC2086
+	"$kusync" apply --wait --timeout 60s $stack >"$tmp/out" 2>&1 ||
+		fail "kusync apply failed"
+	tail -n 3 "$tmp/out" | sed 's/^/  /'
+
+	if command -v kubectl >/dev/null 2>&1; then
+		echo
+		echo "\$ kubectl get deployments,services -n demo-prod"
+		kubectl get deployments,services -n demo-prod 2>&1 | sed 's/^/  /'
+		echo
+		echo "\$ kubectl scale deployment demo-prod-api-server --replicas=5 -n demo-prod"
+		kubectl scale deployment demo-prod-api-server --replicas=5 \
+			-n demo-prod 2>&1 | sed 's/^/  /'
+		echo
+		echo "\$ kusync drift $stack"
+		# shellcheck disable=SC2086
+		"$kusync" drift $stack >"$tmp/out" 2>&1
+		rc=$?
+		sed 's/^/  /' "$tmp/out"
+		echo "  (exit code $rc: drift found)"
+		[ "$rc" -eq 1 ] || fail "drift: exit code $rc, want 1"
+		grep -q 'spec.replicas' "$tmp/out" ||
+			fail "drift does not name spec.replicas"
+		echo
+		echo "\$ kusync apply $stack   (heals the drift)"
+		# shellcheck disable=SC2086
+		"$kusync" apply $stack 2>&1 | tail -n 1 | sed 's/^/  /'
+	fi
+	echo
+	echo "\$ kusync drift $stack"
+	# shellcheck disable=SC2086
+	"$kusync" drift $stack >"$tmp/out" 2>&1
+	rc=$?
+	sed 's/^/  /' "$tmp/out"
+	[ "$rc" -eq 0 ] || fail "drift after the healing apply: exit code $rc, want 0"
+	kill "$dc_pid" 2>/dev/null
+	wait "$dc_pid" 2>/dev/null
+	dc_pid=
+	echo "  (devcluster stopped)"
+fi
 
 echo
 if [ "$failed" -ne 0 ]; then
