@@ -32,6 +32,8 @@ demo: build
 
 bench: build
 	cmake --build $(BUILD) --target bench
+	cmake --build $(BUILD) --target bench-cel
+	cmake --build $(BUILD) --target bench-devcluster
 
 fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DKS_FUZZ=ON -DKS_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
