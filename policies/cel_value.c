@@ -2,9 +2,11 @@
  * CEL values out: type names, JSON text, CEL source text, jansson values.
  */
 #include "policies/cel_internal.h"
+#include "core/base64.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/banned.h"
@@ -62,23 +64,6 @@ static void put_json_string(ks_buf *b, const char *s, size_t n)
 	ks_buf_puts(b, "\"");
 }
 
-static void base64(ks_buf *b, const unsigned char *s, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-				  "qrstuvwxyz0123456789+/";
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		char o[4] = {tab[v >> 18], tab[(v >> 12) & 63],
-			     i + 1 < n ? tab[(v >> 6) & 63] : '=',
-			     i + 2 < n ? tab[v & 63] : '='};
-		ks_buf_append(b, o, 4);
-	}
-}
-
 /* A double that reads back as a double: always a '.' or an exponent. */
 static void double_text(ks_buf *b, double d)
 {
@@ -131,11 +116,12 @@ static int to_json(ks_buf *b, const ks_cel_value *v)
 	case KS_CEL_STRING:
 		put_json_string(b, v->v.s, v->aux);
 		return 0;
-	case KS_CEL_BYTES:
-		ks_buf_puts(b, "\"");
-		base64(b, (const unsigned char *)v->v.s, v->aux);
-		ks_buf_puts(b, "\"");
+	case KS_CEL_BYTES: {
+		char *enc = ks_base64_encode(v->v.s, v->aux);
+		ks_buf_printf(b, "\"%s\"", enc);
+		free(enc);
 		return 0;
+	}
 	case KS_CEL_TYPE:
 		put_json_string(b, ks_cel_kind_name((ks_cel_kind)v->aux),
 				strlen(ks_cel_kind_name((ks_cel_kind)v->aux)));

@@ -90,9 +90,6 @@ json_t *gen_meta(const ks_gen *g, const char *name, const json_t *extra_labels,
 /* {apiVersion, kind, metadata}; steals META. */
 json_t *gen_object(const char *api_version, const char *kind, json_t *meta);
 
-/* Base64 (RFC 4648, padded) of S. Heap string. */
-char *gen_base64(const char *s, size_t n);
-
 /* {name, valueFrom: {secretKeyRef: {name: SECRET, key: KEY}}}. */
 json_t *gen_env_secret(const char *name, const char *secret, const char *key);
 

@@ -30,6 +30,7 @@
  * - hostAddress is <service>.<namespace>.svc.
  */
 #include "render/gen.h"
+#include "core/base64.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -185,8 +186,8 @@ static void database(ks_gen *g, const ks_database *db)
 	gen_add(g, o);
 
 	char *host = ks_xasprintf("%s.%s.svc", n.service, g->ns);
-	char *host64 = gen_base64(host, strlen(host));
-	char *user64 = gen_base64(n.username, strlen(n.username));
+	char *host64 = ks_base64_encode(host, strlen(host));
+	char *user64 = ks_base64_encode(n.username, strlen(n.username));
 	o = gen_object("v1", "Secret", gen_meta(g, n.conn, NULL, ann));
 	json_object_set_new(o, "type", json_string("Opaque"));
 	json_object_set_new(o, "data",

@@ -3,6 +3,7 @@
  * workload.secrets.
  */
 #include "render/gen.h"
+#include "core/base64.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ void gen_secrets(ks_gen *g)
 		json_t *data = json_object();
 		for (size_t j = 0; j < s->data.n; j++) {
 			const char *v = s->data.items[j].value;
-			char *b64 = gen_base64(v, strlen(v));
+			char *b64 = ks_base64_encode(v, strlen(v));
 			json_object_set_new(data, s->data.items[j].key,
 					    json_string(b64));
 			free(b64);

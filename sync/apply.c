@@ -3,6 +3,7 @@
  * dependency order, bounded parallelism), pruning and waiting for health.
  */
 #include "sync/sync.h"
+#include "core/base64.h"
 
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -329,7 +330,7 @@ static void plan_passwords(ks_sync_plan *p, char **pw)
 							"password"));
 				char *dec = NULL;
 				size_t len = 0;
-				if (v && !ks_sync_base64_decode(v, &dec, &len))
+				if (v && !ks_base64_decode(v, &dec, &len))
 					pw[i] = dec;
 				else
 					free(dec);
@@ -350,8 +351,7 @@ static int create_generated(struct job *j, size_t i, const ks_kube_resource *r,
 		data = json_object();
 		json_object_set_new(obj, "data", data);
 	}
-	char *b64 =
-		ks_sync_base64_encode(j->password[i], strlen(j->password[i]));
+	char *b64 = ks_base64_encode(j->password[i], strlen(j->password[i]));
 	json_object_set_new(data, "password", json_string(b64));
 	free(b64);
 	char *body = json_dumps(obj, JSON_COMPACT);

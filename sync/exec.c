@@ -3,6 +3,7 @@
  * command and reading the ExecCredential it prints.
  */
 #include "sync/kube.h"
+#include "core/base64.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,8 +106,7 @@ static char *exec_info(const ks_kube_config *cfg)
 			json_pack("{s:s, s:b}", "server", cfg->server,
 				  "insecure-skip-tls-verify", cfg->insecure);
 		if (cfg->ca_pem) {
-			char *b =
-				ks_sync_base64_encode(cfg->ca_pem, cfg->ca_len);
+			char *b = ks_base64_encode(cfg->ca_pem, cfg->ca_len);
 			json_object_set_new(cl, "certificate-authority-data",
 					    json_string(b));
 			free(b);

@@ -7,13 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Decodes standard or URL-safe base64, ignoring padding and whitespace,
- * into a new NUL-terminated buffer. KS_EINVAL on a foreign character. */
-int ks_sync_base64_decode(const char *s, char **out, size_t *outlen);
-
-/* Base64 (standard, padded) of (p, n) as a new string. */
-char *ks_sync_base64_encode(const void *p, size_t n);
-
 /* PATH resolved against DIR unless absolute; "~/" means $HOME. New string. */
 char *ks_sync_resolve_path(const char *dir, const char *path);
 

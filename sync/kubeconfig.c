@@ -3,6 +3,7 @@
  * inline data and reading referenced files.
  */
 #include "sync/kube.h"
+#include "core/base64.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,51 +46,6 @@ void ks_kube_config_free(ks_kube_config *c)
 		free(c->exec);
 	}
 	free(c);
-}
-
-static int b64val(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+' || ch == '-')
-		return 62;
-	if (ch == '/' || ch == '_')
-		return 63;
-	return -1;
-}
-
-int ks_sync_base64_decode(const char *s, char **out, size_t *outlen)
-{
-	size_t n = strlen(s);
-	char *buf = ks_xmalloc(n / 4 * 3 + 4);
-	size_t len = 0;
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '=' || ch == '\n' || ch == '\r' || ch == ' ' ||
-		    ch == '\t')
-			continue;
-		int v = b64val(ch);
-		if (v < 0) {
-			free(buf);
-			return KS_EINVAL;
-		}
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[len++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	return 0;
 }
 
 /* One kubeconfig document and the folder its relative paths start from. */
@@ -153,7 +109,7 @@ static int load_pem(const json_t *o, const char *field, const char *dir,
 	snprintf(key, sizeof(key), "%s-data", field);
 	const char *data = str(o, key);
 	if (data) {
-		if (ks_sync_base64_decode(data, pem, len))
+		if (ks_base64_decode(data, pem, len))
 			return ks_error_set(err, KS_EINVAL,
 					    "%s: %s is not valid base64", owner,
 					    key);

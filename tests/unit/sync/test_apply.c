@@ -4,6 +4,7 @@
  * immutable-Job replace, prune.
  */
 #include "ks_test.h"
+#include "core/base64.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -489,7 +490,7 @@ static void apply_orders_skips_and_generates(void **state)
 	assert_string_equal(p0, p1);
 	char *dec = NULL;
 	size_t len = 0;
-	assert_int_equal(ks_sync_base64_decode(p0, &dec, &len), 0);
+	assert_int_equal(ks_base64_decode(p0, &dec, &len), 0);
 	assert_int_equal(len, 24);
 	free(dec);
 	/* kusync's own apply carries the username but never the password */
