@@ -54,6 +54,22 @@ void ks_cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const char *ks_cli_flag_value(int argc, char **argv, int *i, const char *s,
+			      const char *l, int *missing)
+{
+	const char *arg = argv[*i];
+	size_t ll = strlen(l);
+	if (!strncmp(arg, l, ll) && arg[ll] == '=')
+		return arg + ll + 1;
+	if ((!s || strcmp(arg, s)) && strcmp(arg, l))
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = 1;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
 int ks_cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {

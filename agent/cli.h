@@ -27,6 +27,15 @@ int ks_cli_main(int argc, char **argv);
 /* Prints "kusync: <message>" to stderr. */
 void ks_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * The value of the flag at argv[*i] when it is SHORT (may be NULL) or LONG,
+ * given as "-o X", "--output X" or "--output=X"; advances *i past a separate
+ * value. NULL when argv[*i] is another flag, or (with *missing set) when the
+ * value is missing.
+ */
+const char *ks_cli_flag_value(int argc, char **argv, int *i, const char *s,
+			      const char *l, int *missing);
+
 /* True when argv holds -h or --help before a "--". */
 int ks_cli_wants_help(int argc, char **argv);
 

@@ -51,44 +51,28 @@ typedef struct check_args {
 	int advisory;
 } check_args;
 
-static const char *flag_value(int argc, char **argv, int *i, const char *s,
-			      const char *l, int *missing)
-{
-	const char *arg = argv[*i];
-	size_t ll = strlen(l);
-	if (!strncmp(arg, l, ll) && arg[ll] == '=')
-		return arg + ll + 1;
-	if ((!s || strcmp(arg, s)) && strcmp(arg, l))
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = 1;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 static int parse_args(check_args *a, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		int missing = 0;
 		const char *v;
-		if ((v = flag_value(argc, argv, &i, "-w", "--workspace",
-				    &missing)))
+		if ((v = ks_cli_flag_value(argc, argv, &i, "-w", "--workspace",
+					   &missing)))
 			a->workspace = v;
-		else if ((v = flag_value(argc, argv, &i, "-c", "--config",
-					 &missing)))
+		else if ((v = ks_cli_flag_value(argc, argv, &i, "-c",
+						"--config", &missing)))
 			a->config = v;
-		else if ((v = flag_value(argc, argv, &i, "-p", "--policies",
-					 &missing)))
+		else if ((v = ks_cli_flag_value(argc, argv, &i, "-p",
+						"--policies", &missing)))
 			a->policy_dirs[a->npolicy_dirs++] = v;
-		else if ((v = flag_value(argc, argv, &i, "-o", "--output",
-					 &missing)))
+		else if ((v = ks_cli_flag_value(argc, argv, &i, "-o",
+						"--output", &missing)))
 			a->output = v;
-		else if ((v = flag_value(argc, argv, &i, NULL, "--policy-set",
-					 &missing)))
+		else if ((v = ks_cli_flag_value(argc, argv, &i, NULL,
+						"--policy-set", &missing)))
 			a->set = v;
-		else if ((v = flag_value(argc, argv, &i, NULL, "--manifest",
-					 &missing)))
+		else if ((v = ks_cli_flag_value(argc, argv, &i, NULL,
+						"--manifest", &missing)))
 			a->manifests[a->nmanifests++] = v;
 		else if (missing) {
 			ks_cli_error("flag %s needs a value", argv[i]);

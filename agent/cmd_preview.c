@@ -35,22 +35,6 @@ const char ks_usage_preview[] =
 	"Exit codes: 0 no changes, 1 changes, 2 invalid input, 3 cluster "
 	"unreachable\nor refused.\n";
 
-static const char *flag_value(int argc, char **argv, int *i, const char *s,
-			      const char *l, int *missing)
-{
-	const char *arg = argv[*i];
-	size_t ll = strlen(l);
-	if (!strncmp(arg, l, ll) && arg[ll] == '=')
-		return arg + ll + 1;
-	if ((!s || strcmp(arg, s)) && strcmp(arg, l))
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = 1;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 int ks_sync_cli_parse(ks_sync_cli *o, int argc, char **argv, unsigned allowed)
 {
 	o->output = "text";
@@ -59,20 +43,20 @@ int ks_sync_cli_parse(ks_sync_cli *o, int argc, char **argv, unsigned allowed)
 		int missing = 0;
 		const char *v;
 		const char *arg = argv[i];
-		if ((v = flag_value(argc, argv, &i, NULL, "--kubeconfig",
-				    &missing))) {
+		if ((v = ks_cli_flag_value(argc, argv, &i, NULL, "--kubeconfig",
+					   &missing))) {
 			o->kubeconfig = v;
 		} else if (!missing &&
-			   (v = flag_value(argc, argv, &i, NULL, "--context",
-					   &missing))) {
+			   (v = ks_cli_flag_value(argc, argv, &i, NULL,
+						  "--context", &missing))) {
 			o->context = v;
 		} else if (!missing &&
-			   (v = flag_value(argc, argv, &i, "-w", "--workspace",
-					   &missing))) {
+			   (v = ks_cli_flag_value(argc, argv, &i, "-w",
+						  "--workspace", &missing))) {
 			o->workspace = v;
 		} else if (!missing && (allowed & KS_SYNCFLAG_OUTPUT) &&
-			   (v = flag_value(argc, argv, &i, "-o", "--output",
-					   &missing))) {
+			   (v = ks_cli_flag_value(argc, argv, &i, "-o",
+						  "--output", &missing))) {
 			if (strcmp(v, "text") && strcmp(v, "json")) {
 				ks_cli_error("unknown output format \"%s\" "
 					     "(want text or json)",
@@ -81,8 +65,8 @@ int ks_sync_cli_parse(ks_sync_cli *o, int argc, char **argv, unsigned allowed)
 			}
 			o->output = v;
 		} else if (!missing && (allowed & KS_SYNCFLAG_WAIT) &&
-			   (v = flag_value(argc, argv, &i, NULL, "--timeout",
-					   &missing))) {
+			   (v = ks_cli_flag_value(argc, argv, &i, NULL,
+						  "--timeout", &missing))) {
 			if (ks_duration_parse(v, &o->timeout_ms)) {
 				ks_cli_error("--timeout: \"%s\" is not a "
 					     "duration (like 90s, 5m)",

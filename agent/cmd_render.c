@@ -24,24 +24,6 @@ const char ks_usage_render[] =
 	"Errors are printed as FILE:LINE:COL: message (at most 50), with exit "
 	"code 2\nand nothing on standard output.\n";
 
-/* Takes the value of a flag given as "-o X", "--output X" or "--output=X".
- * Returns NULL when ARG is not this flag. */
-static const char *flag_value(int argc, char **argv, int *i, const char *s,
-			      const char *l, int *missing)
-{
-	const char *arg = argv[*i];
-	size_t ll = strlen(l);
-	if (!strncmp(arg, l, ll) && arg[ll] == '=')
-		return arg + ll + 1;
-	if (strcmp(arg, s) && strcmp(arg, l))
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = 1;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 int ks_cmd_render(int argc, char **argv)
 {
 	const char *workspace = NULL, *output = "spec";
@@ -52,11 +34,11 @@ int ks_cmd_render(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		int missing = 0;
 		const char *v;
-		if ((v = flag_value(argc, argv, &i, "-w", "--workspace",
-				    &missing))) {
-			workspace = v;
-		} else if ((v = flag_value(argc, argv, &i, "-o", "--output",
+		if ((v = ks_cli_flag_value(argc, argv, &i, "-w", "--workspace",
 					   &missing))) {
+			workspace = v;
+		} else if ((v = ks_cli_flag_value(argc, argv, &i, "-o",
+						  "--output", &missing))) {
 			output = v;
 		} else if (missing) {
 			ks_cli_error("flag %s needs a value", argv[i]);
