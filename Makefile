@@ -34,6 +34,7 @@ bench: build
 	cmake --build $(BUILD) --target bench
 	cmake --build $(BUILD) --target bench-cel
 	cmake --build $(BUILD) --target bench-devcluster
+	cmake --build $(BUILD) --target bench-sync
 
 fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DKS_FUZZ=ON -DKS_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
