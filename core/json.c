@@ -177,6 +177,13 @@ static void newline(struct writer *w, int depth)
 {
 	if (w->canonical)
 		return;
+	static const char spaces[] = "\n                                "
+				     "                                ";
+	size_t want = 1 + 2 * (size_t)depth;
+	if (want < sizeof(spaces)) {
+		put(w, spaces, want);
+		return;
+	}
 	put(w, "\n", 1);
 	for (int i = 0; i < depth; i++)
 		put(w, "  ", 2);

@@ -50,12 +50,25 @@ ks_vnode ks_vroot(const json_t *v, const char *path, ks_mark key, ks_mark val)
 	return n;
 }
 
+/* PARENT SEP KEY in the arena; paths are built for every node visited, so
+ * this avoids printf's formatting cost. */
+static const char *join_path(ks_arena *a, const char *parent, char sep,
+			     const char *key)
+{
+	size_t lp = strlen(parent), lk = strlen(key);
+	char *s = ks_arena_alloc(a, lp + lk + 2);
+	memcpy(s, parent, lp);
+	s[lp] = sep;
+	memcpy(s + lp + 1, key, lk);
+	s[lp + lk + 1] = '\0';
+	return s;
+}
+
 ks_vnode ks_vchild(ks_vctx *c, const ks_vnode *p, const char *key)
 {
 	ks_vnode n = {NULL, NULL, p->key, p->key, NULL};
-	n.path = p->path && *p->path
-			 ? ks_arena_printf(c->a, "%s.%s", p->path, key)
-			 : ks_arena_strdup(c->a, key);
+	n.path = p->path && *p->path ? join_path(c->a, p->path, '.', key)
+				     : ks_arena_strdup(c->a, key);
 	if (!p->v || !json_is_object(p->v))
 		return n;
 	n.v = json_object_get(p->v, key);

@@ -520,7 +520,11 @@ static json_t *pod_template(const struct wl_labels *l, const json_t *podspec,
 	if (json_object_size(l->ann))
 		json_object_set_new(meta, "annotations",
 				    gen_sorted(json_deep_copy(l->ann)));
-	json_t *spec = json_deep_copy(podspec);
+	/* Without topologies there is one instance and gen_workloads drops
+	 * its reference right after, so the pod spec is handed over instead
+	 * of copied; each cell gets its own copy. */
+	json_t *spec = in->cell ? json_deep_copy(podspec)
+				: json_incref((json_t *)podspec);
 	if (in->cell) {
 		json_t *ns = json_pack(
 			"{s:s, s:s}", "kusync.io/cell", in->cell->cell,
