@@ -189,15 +189,15 @@ static void newline(struct writer *w, int depth)
 		put(w, "  ", 2);
 }
 
-static void write_member(struct writer *w, const json_t *obj, const char *key,
-			 bool first, int depth)
+static void write_member(struct writer *w, const char *key, size_t klen,
+			 const json_t *value, bool first, int depth)
 {
 	if (!first)
 		put(w, ",", 1);
 	newline(w, depth + 1);
-	put_string(w, key, strlen(key));
+	put_string(w, key, klen);
 	puts_(w, w->canonical ? ":" : ": ");
-	write_value(w, json_object_get(obj, key), depth + 1);
+	write_value(w, value, depth + 1);
 }
 
 static void write_object(struct writer *w, const json_t *v, int depth)
@@ -218,15 +218,18 @@ static void write_object(struct writer *w, const json_t *v, int depth)
 		json_object_foreach((json_t *)v, k, x) keys[i++] = k;
 		qsort(keys, n, sizeof(*keys), cmp_keys);
 		for (i = 0; i < n; i++)
-			write_member(w, v, keys[i], i == 0, depth);
+			write_member(w, keys[i], strlen(keys[i]),
+				     json_object_get(v, keys[i]), i == 0,
+				     depth);
 		free(keys);
 	} else {
 		const char *k;
 		json_t *x;
 		bool first = true;
-		json_object_foreach((json_t *)v, k, x)
+		size_t klen;
+		json_object_keylen_foreach((json_t *)v, k, klen, x)
 		{
-			write_member(w, v, k, first, depth);
+			write_member(w, k, klen, x, first, depth);
 			first = false;
 		}
 	}
