@@ -87,8 +87,12 @@ phase() {
 	esac
 	sleep 0.2 # let the server finish logging the last response
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-	reqs=$(($(nreq) - r0))
-	echo "  $name: ${secs}s, $reqs requests (exit $rc)" >&2
+	grep -E '^devcluster: [A-Z]+ /' "$log" | tail -n +$((r0 + 1)) \
+		>"$tmp/$name.reqs" || true
+	reqs=$(wc -l <"$tmp/$name.reqs")
+	echo "  $name: ${secs}s, $reqs requests (exit $rc):" \
+		"$(awk '{ print $2 }' "$tmp/$name.reqs" | sort | uniq -c |
+			awk '{ printf "%s %s ", $2, $1 }')" >&2
 }
 
 echo "sync bench: $n apps on $url" >&2
@@ -100,6 +104,7 @@ kinds=$(grep '^kind:' "$tmp/manifests.yaml" | sort -u | wc -l)
 phase apply 0 "$kusync" apply -w "$ws" "$stack"
 apply_s=$secs apply_r=$reqs
 phase drift 0 "$kusync" drift -w "$ws" "$stack"
+sed 's/^devcluster: /    /; s/?.*//' "$tmp/drift.reqs" | sort | uniq -c >&2
 grep -q '^no drift$' "$tmp/drift.out" ||
 	fail "drift after apply: $(head -c 2000 "$tmp/drift.out")"
 drift_s=$secs drift_r=$reqs
@@ -107,8 +112,8 @@ phase kubectl-diff "0 1" kubectl diff -f "$tmp/manifests.yaml"
 diff_s=$secs diff_r=$reqs
 difflines=$(grep -c '^[-+][^-+]' "$tmp/kubectl-diff.out" || true)
 if [ "$difflines" -gt 0 ]; then
-	echo "  kubectl diff output (first 30 lines):" >&2
-	head -n 30 "$tmp/kubectl-diff.out" | sed "s/^/    /" >&2
+	echo "  kubectl diff output (first 12 lines):" >&2
+	head -n 12 "$tmp/kubectl-diff.out" | sed "s/^/    /" >&2
 fi
 
 awk -v n="$n" -v o="$objects" -v k="$kinds" \
