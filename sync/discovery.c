@@ -222,7 +222,12 @@ int ks_kube_list(ks_kube_client *c, const ks_kube_resource *r, const char *ns,
 		free(cont);
 		cont = NULL;
 		const json_t *its = json_object_get(resp.json, "items");
-		if (!rc && !json_is_array(its))
+		if (!rc && !resp.json)
+			rc = ks_error_set(err, KS_EENV,
+					  "%s: the answer is not JSON "
+					  "(garbled, cut short or a web page)",
+					  what);
+		else if (!rc && !json_is_array(its))
 			rc = ks_error_set(err, KS_EENV,
 					  "%s: the answer is not a list", what);
 		if (!rc) {
@@ -230,6 +235,20 @@ int ks_kube_list(ks_kube_client *c, const ks_kube_resource *r, const char *ns,
 			json_t *it;
 			json_array_foreach(its, i, it)
 			{
+				/* An item without a name could not be told
+				 * apart, and deleting it would address the
+				 * whole collection: refuse the answer. */
+				const char *nm =
+					json_string_value(json_object_get(
+						json_object_get(it, "metadata"),
+						"name"));
+				if (!json_is_object(it) || !nm || !*nm) {
+					rc = ks_error_set(err, KS_EENV,
+							  "%s: item %zu has no "
+							  "metadata.name",
+							  what, i);
+					break;
+				}
 				json_t *o = json_deep_copy(it);
 				json_object_set_new(
 					o, "apiVersion",
@@ -241,7 +260,7 @@ int ks_kube_list(ks_kube_client *c, const ks_kube_resource *r, const char *ns,
 			const char *next = json_string_value(json_object_get(
 				json_object_get(resp.json, "metadata"),
 				"continue"));
-			if (next && *next)
+			if (!rc && next && *next)
 				cont = ks_kube_escape(next);
 		}
 		ks_kube_resp_release(&resp);

@@ -1,0 +1,208 @@
+/*
+ * sync/kube against an API server that answers badly: garbage JSON, a
+ * truncated body, a LIST item without metadata, a 200 with an HTML page.
+ * Each is a clear error naming what was asked, never a crash or a leak
+ * (the sanitizer build checks the latter).
+ */
+#include "ks_test.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/http.h"
+#include "core/mem.h"
+#include "sync/kube.h"
+
+struct srv {
+	uv_loop_t loop;
+	uv_async_t stop;
+	ks_http_server *http;
+	pthread_t thread;
+	int port;
+};
+
+static const char html[] = "<!doctype html><html><head><title>Sign in"
+			   "</title></head><body>proxy login</body></html>";
+
+static void respond(ks_http_exchange *ex, const char *ct, const char *body)
+{
+	ks_http_header h = {"Content-Type", ct};
+	ks_http_respond(ex, 200, &h, 1, body, strlen(body));
+}
+
+static void handler(void *ud, const ks_http_request *r, ks_http_exchange *ex)
+{
+	(void)ud;
+	const char *p = r->path;
+	if (!strcmp(p, "/api/v1/namespaces/garbage/configmaps"))
+		respond(ex, "application/json", "{\"kind\": ConfigMapList, ]");
+	else if (!strcmp(p, "/api/v1/namespaces/truncated/configmaps"))
+		respond(ex, "application/json",
+			"{\"kind\":\"ConfigMapList\",\"metadata\":{},"
+			"\"items\":[{\"metadata\":{\"name\":\"a\",\"namesp");
+	else if (!strcmp(p, "/api/v1/namespaces/nometa/configmaps"))
+		respond(ex, "application/json",
+			"{\"kind\":\"ConfigMapList\",\"metadata\":{},"
+			"\"items\":[{\"metadata\":{\"name\":\"a\"}},"
+			"{\"data\":{\"k\":\"v\"}}]}");
+	else if (!strcmp(p, "/api/v1/namespaces/notobj/configmaps"))
+		respond(ex, "application/json",
+			"{\"kind\":\"ConfigMapList\",\"metadata\":{},"
+			"\"items\":[\"a\",7]}");
+	else if (!strcmp(p, "/api/v1/namespaces/html/configmaps") ||
+		 !strcmp(p, "/apis/html.example/v1") || !strcmp(p, "/html"))
+		respond(ex, "text/html; charset=utf-8", html);
+	else if (!strcmp(p, "/apis/garbage.example/v1"))
+		respond(ex, "application/json", "[[[{\"groupVersion\":");
+	else if (!strcmp(p, "/api/v1/namespaces/ok/configmaps"))
+		respond(ex, "application/json",
+			"{\"kind\":\"ConfigMapList\",\"metadata\":{},"
+			"\"items\":[{\"metadata\":{\"name\":\"a\"}}]}");
+	else
+		ks_http_respond(ex, 404, NULL, 0, "404 page not found\n", 19);
+}
+
+static void on_stop(uv_async_t *a)
+{
+	struct srv *s = a->data;
+	ks_http_server_close(s->http, NULL, NULL);
+	uv_close((uv_handle_t *)&s->stop, NULL);
+}
+
+static void *run(void *arg)
+{
+	struct srv *s = arg;
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	struct srv *s = ks_xcalloc(1, sizeof(*s));
+	uv_loop_init(&s->loop);
+	uv_async_init(&s->loop, &s->stop, on_stop);
+	s->stop.data = s;
+	s->http = ks_http_server_new(&s->loop, NULL, handler, s);
+	ks_error err;
+	assert_int_equal(ks_http_server_listen(s->http, "127.0.0.1:0", &err),
+			 0);
+	s->port = ks_http_server_port(s->http);
+	pthread_create(&s->thread, NULL, run, s);
+	*state = s;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct srv *s = *state;
+	uv_async_send(&s->stop);
+	pthread_join(s->thread, NULL);
+	assert_int_equal(uv_loop_close(&s->loop), 0);
+	free(s);
+	return 0;
+}
+
+static ks_kube_client *client(struct srv *s)
+{
+	ks_kube_config cfg = {0};
+	char *server = ks_xasprintf("http://127.0.0.1:%d", s->port);
+	cfg.server = server;
+	cfg.token = (char *)"t";
+	cfg.namespace = (char *)"default";
+	ks_kube_client_opts o;
+	ks_kube_client_opts_default(&o);
+	o.max_retries = 0;
+	ks_kube_client *c = NULL;
+	ks_error err;
+	assert_int_equal(ks_kube_client_new(&c, &cfg, &o, &err), 0);
+	free(server);
+	return c;
+}
+
+static const ks_kube_resource cm = {.api_version = "v1",
+				    .kind = "ConfigMap",
+				    .name = "configmaps",
+				    .namespaced = true,
+				    .verbs = KS_VERB_LIST};
+
+/* Lists NS and expects failure with a message containing every WANT. */
+static void list_fails(ks_kube_client *c, const char *ns, const char *want1,
+		       const char *want2)
+{
+	json_t *items = NULL;
+	ks_error err;
+	memset(&err, 0, sizeof(err));
+	int rc = ks_kube_list(c, &cm, ns, NULL, &items, &err);
+	if (rc >= 0)
+		fail_msg("list %s succeeded", ns);
+	assert_null(items);
+	if (!strstr(err.msg, want1) || (want2 && !strstr(err.msg, want2)))
+		fail_msg("list %s: message \"%s\" lacks \"%s\"/\"%s\"", ns,
+			 err.msg, want1, want2 ? want2 : "");
+}
+
+static void list_refuses_bad_answers(void **state)
+{
+	ks_kube_client *c = client(*state);
+	/* the good answer works, so the failures below are the answers' */
+	json_t *items = NULL;
+	ks_error err;
+	assert_int_equal(ks_kube_list(c, &cm, "ok", NULL, &items, &err), 0);
+	assert_int_equal(json_array_size(items), 1);
+	json_decref(items);
+
+	list_fails(c, "garbage", "list configmaps: ", "not JSON");
+	list_fails(c, "truncated", "list configmaps: ", "not JSON");
+	list_fails(c, "html", "list configmaps: ", "not JSON");
+	list_fails(c, "nometa", "list configmaps: ", "metadata.name");
+	list_fails(c, "notobj", "list configmaps: ", "metadata.name");
+	list_fails(c, "nometa", "item 1 has no metadata.name", NULL);
+	ks_kube_client_free(c);
+}
+
+static void discovery_refuses_bad_answers(void **state)
+{
+	ks_kube_client *c = client(*state);
+	ks_kube_resource r;
+	ks_error err;
+	assert_int_equal(ks_kube_discover(c, "html.example/v1", "W", &r, &err),
+			 KS_EENV);
+	assert_non_null(strstr(err.msg, "not an APIResourceList"));
+	assert_int_equal(
+		ks_kube_discover(c, "garbage.example/v1", "W", &r, &err),
+		KS_EENV);
+	assert_non_null(strstr(err.msg, "not an APIResourceList"));
+	ks_kube_client_free(c);
+}
+
+static void request_keeps_non_json_body(void **state)
+{
+	ks_kube_client *c = client(*state);
+	ks_kube_req req = {.method = "GET", .path = "/html"};
+	ks_kube_resp resp;
+	ks_error err;
+	/* a 200 is a success at this level; the body is kept, json is NULL */
+	assert_int_equal(ks_kube_request(c, &req, &resp, &err), 0);
+	assert_int_equal(resp.status, 200);
+	assert_null(resp.json);
+	assert_int_equal(resp.body.len, strlen(html));
+	ks_kube_resp_release(&resp);
+	ks_kube_client_free(c);
+}
+
+static int badapi_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(list_refuses_bad_answers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(discovery_refuses_bad_answers,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(request_keeps_non_json_body,
+						setup, teardown),
+	};
+	return cmocka_run_group_tests_name("sync/badapi", tests, NULL, NULL);
+}
+
+KS_TEST_GROUP(badapi_tests)
