@@ -442,6 +442,9 @@ static int get_object(ks_kube_client *c, const ks_kube_resource *r,
 	*out = NULL;
 	if (rc == KS_ENOTFOUND)
 		rc = 0;
+	else if (!rc && !json_is_object(resp.json))
+		rc = ks_error_set(err, KS_EENV,
+				  "%s: the answer is not a JSON object", what);
 	else if (!rc)
 		*out = json_incref(resp.json);
 	ks_kube_resp_release(&resp);

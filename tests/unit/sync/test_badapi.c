@@ -14,6 +14,7 @@
 #include "core/http.h"
 #include "core/mem.h"
 #include "sync/kube.h"
+#include "sync/sync.h"
 
 struct srv {
 	uv_loop_t loop;
@@ -36,7 +37,24 @@ static void handler(void *ud, const ks_http_request *r, ks_http_exchange *ex)
 {
 	(void)ud;
 	const char *p = r->path;
-	if (!strcmp(p, "/api/v1/namespaces/garbage/configmaps"))
+	bool list = strstr(r->query, "limit=") != NULL;
+	if (!strcmp(p, "/api/v1"))
+		respond(ex, "application/json",
+			"{\"groupVersion\":\"v1\",\"resources\":["
+			"{\"name\":\"namespaces\",\"namespaced\":false,"
+			"\"kind\":\"Namespace\",\"verbs\":[\"get\",\"list\"]},"
+			"{\"name\":\"configmaps\",\"namespaced\":true,"
+			"\"kind\":\"ConfigMap\",\"verbs\":[\"get\",\"list\"]}"
+			"]}");
+	else if (list && (!strcmp(p, "/api/v1/namespaces") ||
+			  !strcmp(p, "/api/v1/configmaps")))
+		respond(ex, "application/json",
+			"{\"kind\":\"List\",\"metadata\":{},\"items\":[]}");
+	else if (!strcmp(p, "/api/v1/namespaces/ns"))
+		respond(ex, "text/html", html);
+	else if (!strcmp(p, "/api/v1/namespaces/ns/configmaps/cm"))
+		respond(ex, "application/json", "{\"metadata\":{\"name");
+	else if (!strcmp(p, "/api/v1/namespaces/garbage/configmaps"))
 		respond(ex, "application/json", "{\"kind\": ConfigMapList, ]");
 	else if (!strcmp(p, "/api/v1/namespaces/truncated/configmaps"))
 		respond(ex, "application/json",
@@ -192,6 +210,39 @@ static void request_keeps_non_json_body(void **state)
 	ks_kube_client_free(c);
 }
 
+/* The objects of the Spec that no LIST found are fetched one by one: a
+ * 200 whose body is not an object must not read as "it does not exist"
+ * (which would plan a create over a live object). */
+static void fetch_live_refuses_a_non_object_get(void **state)
+{
+	ks_kube_client *c = client(*state);
+	json_error_t je;
+	json_t *spec = json_loads(
+		"{\"apps\":[{\"name\":\"s-p-a\",\"project\":\"s\","
+		"\"stack\":\"p\"}],\"resources\":[{\"id\":"
+		"\"v1:Namespace:ns\",\"attributes\":{\"apiVersion\":\"v1\","
+		"\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns\"}}},"
+		"{\"id\":\"v1:ConfigMap:ns:cm\",\"dependsOn\":[],"
+		"\"extensions\":{\"kusync.io/app\":\"s-p-a\"},"
+		"\"attributes\":{\"apiVersion\":\"v1\",\"kind\":"
+		"\"ConfigMap\",\"metadata\":{\"name\":\"cm\","
+		"\"namespace\":\"ns\"}}}]}",
+		0, &je);
+	assert_non_null(spec);
+	ks_sync_plan *p = NULL;
+	ks_error err;
+	assert_int_equal(ks_sync_plan_scope(&p, spec, &err), 0);
+	json_t *live = NULL;
+	assert_int_equal(ks_sync_fetch_live(c, p, spec, &live, &err), KS_EENV);
+	assert_null(live);
+	if (!strstr(err.msg, "get \"v1:") ||
+	    !strstr(err.msg, "the answer is not a JSON object"))
+		fail_msg("message: %s", err.msg);
+	json_decref(spec);
+	ks_sync_plan_free(p);
+	ks_kube_client_free(c);
+}
+
 static int badapi_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +250,8 @@ static int badapi_tests(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(discovery_refuses_bad_answers,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			fetch_live_refuses_a_non_object_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(request_keeps_non_json_body,
 						setup, teardown),
 	};
