@@ -6,7 +6,11 @@
  */
 #include "ks_test.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +247,73 @@ static void fetch_live_refuses_a_non_object_get(void **state)
 	ks_kube_client_free(c);
 }
 
+/* A raw server that promises a longer body than it sends, then hangs up:
+ * the connection is cut mid-body, not a JSON that happens to be short. */
+struct cut {
+	int fd;
+	int port;
+	pthread_t thread;
+};
+
+static void *cut_run(void *arg)
+{
+	struct cut *k = arg;
+	int cfd = accept(k->fd, NULL, NULL);
+	if (cfd < 0)
+		return NULL;
+	char buf[4096];
+	ssize_t n = recv(cfd, buf, sizeof(buf), 0);
+	(void)n;
+	static const char ans[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		"Content-Length: 400\r\n\r\n"
+		"{\"kind\":\"ConfigMapList\",\"items\":[{\"metadata\":";
+	ssize_t w = send(cfd, ans, sizeof(ans) - 1, MSG_NOSIGNAL);
+	(void)w;
+	close(cfd);
+	return NULL;
+}
+
+static void list_reports_a_cut_connection(void **state)
+{
+	(void)state;
+	struct cut k = {0};
+	k.fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(k.fd >= 0);
+	struct sockaddr_in a = {0};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(k.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(k.fd, 1), 0);
+	socklen_t al = sizeof(a);
+	assert_int_equal(getsockname(k.fd, (struct sockaddr *)&a, &al), 0);
+	k.port = ntohs(a.sin_port);
+	pthread_create(&k.thread, NULL, cut_run, &k);
+
+	ks_kube_config cfg = {0};
+	char *server = ks_xasprintf("http://127.0.0.1:%d", k.port);
+	cfg.server = server;
+	ks_kube_client_opts o;
+	ks_kube_client_opts_default(&o);
+	o.max_retries = 0;
+	ks_kube_client *c = NULL;
+	ks_error err;
+	assert_int_equal(ks_kube_client_new(&c, &cfg, &o, &err), 0);
+	free(server);
+	json_t *items = NULL;
+	memset(&err, 0, sizeof(err));
+	int rc = ks_kube_list(c, &cm, "cut", NULL, &items, &err);
+	pthread_join(k.thread, NULL);
+	close(k.fd);
+	assert_null(items);
+	/* curl's words: "Transferred a partial file" */
+	assert_int_equal(rc, KS_EENV);
+	if (!strstr(err.msg, "list configmaps: ") ||
+	    !strstr(err.msg, "partial"))
+		fail_msg("message: %s", err.msg);
+	ks_kube_client_free(c);
+}
+
 static int badapi_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +323,7 @@ static int badapi_tests(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			fetch_live_refuses_a_non_object_get, setup, teardown),
+		cmocka_unit_test(list_reports_a_cut_connection),
 		cmocka_unit_test_setup_teardown(request_keeps_non_json_body,
 						setup, teardown),
 	};
