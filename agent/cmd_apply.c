@@ -150,6 +150,12 @@ int ks_cmd_apply(int argc, char **argv)
 				&b, "%-9s %s\n", res,
 				json_string_value(json_object_get(e, "id")));
 	}
+	unsigned long retries = ks_kube_client_retries(o.client);
+	if (retries)
+		ks_buf_printf(&b,
+			      "apply: %lu request%s retried (429, 5xx or "
+			      "connection errors)\n",
+			      retries, retries == 1 ? "" : "s");
 	ks_buf_printf(&b,
 		      "apply: %zu created, %zu updated, %zu deleted, %zu "
 		      "unchanged\n",

@@ -672,6 +672,21 @@ static const char *curl_what(const ks_kube_req *req, char *buf, size_t n)
 	return buf;
 }
 
+static void count_retry(ks_kube_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->retries++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+unsigned long ks_kube_client_retries(ks_kube_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	unsigned long n = c->retries;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
 int ks_kube_request(ks_kube_client *c, const ks_kube_req *req,
 		    ks_kube_resp *resp, ks_error *err)
 {
@@ -709,6 +724,7 @@ int ks_kube_request(ks_kube_client *c, const ks_kube_req *req,
 		if (cc != CURLE_OK) {
 			if (retryable_curl(cc) &&
 			    attempt < c->opts.max_retries) {
+				count_retry(c);
 				ks_sync_sleep_ms(ks_kube_backoff_ms(
 					attempt++, c->opts.backoff_base_ms,
 					c->opts.backoff_max_ms, 0,
@@ -727,6 +743,7 @@ int ks_kube_request(ks_kube_client *c, const ks_kube_req *req,
 			int64_t ra = ks_kube_retry_after_ms(
 				x.retry_after[0] ? x.retry_after : NULL,
 				ks_sync_wall_ms() / 1000);
+			count_retry(c);
 			ks_sync_sleep_ms(ks_kube_backoff_ms(
 				attempt++, c->opts.backoff_base_ms,
 				c->opts.backoff_max_ms, ra, ks_sync_rand01()));

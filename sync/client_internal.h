@@ -43,6 +43,7 @@ struct ks_kube_client {
 	int64_t file_token_at;
 	ks_kube_cred cred;
 	bool have_cred;
+	unsigned long retries; /* requests sent again (429, 5xx, network) */
 	/* discovery */
 	struct ks_disc_entry *disc;
 	size_t ndisc, adisc;

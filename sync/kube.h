@@ -218,6 +218,10 @@ typedef struct ks_kube_resp {
 
 void ks_kube_resp_release(ks_kube_resp *r);
 
+/* How many requests this client has sent again so far (429, 5xx and
+ * connection errors), for reporting. */
+unsigned long ks_kube_client_retries(ks_kube_client *c);
+
 /*
  * Sends one request, waiting for the rate limit first and retrying (with
  * ks_kube_backoff_ms) on 429, 500, 502, 503, 504 and connection errors,
