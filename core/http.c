@@ -978,6 +978,13 @@ int ks_http_server_set_tls(ks_http_server *s, const char *cert, const char *key,
 		}
 		SSL_CTX_set_client_CA_list(ctx, names);
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		/* With client certificates verified, OpenSSL refuses to resume
+		 * a session unless a session id context is set ("session id
+		 * context uninitialized"), and clients that share sessions
+		 * across connections (curl, Go) then fail their handshake. */
+		static const unsigned char sid_ctx[] = "kusync";
+		SSL_CTX_set_session_id_context(ctx, sid_ctx,
+					       sizeof(sid_ctx) - 1);
 	}
 	if (s->tls)
 		SSL_CTX_free(s->tls);

@@ -146,4 +146,15 @@ export KUBECONFIG=$ks_tmp/a/users.yaml:$ks_tmp/nonexistent.yaml:$ks_tmp/b/cluste
 reached "a merged \$KUBECONFIG list"
 t_exit "--context names a context of the merged list" 3 'context "ignored-because-the-first-file-has-one" not found' \
 	"$KUSYNC" preview --context ignored-because-the-first-file-has-one -w "$WS" "$STACK"
+
+# Every example over HTTPS with this kubeconfig: apply, then nothing to do
+# and no drift.
+for st in demo/prod demo/dev platform/prod; do
+	t_exit "apply $st over TLS" 0 '^apply: [0-9]+ created' \
+		"$KUSYNC" apply --wait --timeout 60s -w "$WS" "$KS_SOURCE_DIR/examples/$st"
+	t_exit "preview $st over TLS after apply" 0 '^no changes' \
+		"$KUSYNC" preview -w "$WS" "$KS_SOURCE_DIR/examples/$st"
+	t_exit "drift $st over TLS after apply" 0 '^no drift$' \
+		"$KUSYNC" drift -w "$WS" "$KS_SOURCE_DIR/examples/$st"
+done
 ks_done
