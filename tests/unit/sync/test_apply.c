@@ -4,6 +4,8 @@
  * immutable-Job replace, prune.
  */
 #include "ks_test.h"
+
+#include "loop_server.h"
 #include "core/base64.h"
 
 #include <pthread.h>
@@ -17,11 +19,7 @@
 #include "sync/sync.h"
 
 struct fake {
-	uv_loop_t loop;
-	uv_async_t stop;
-	ks_http_server *http;
-	pthread_t thread;
-	int port;
+	ks_loop_server ls;
 	pthread_mutex_t mu;
 	json_t *store;	   /* object path -> object */
 	json_t *log;	   /* ["METHOD path?query content-type", ...] */
@@ -202,20 +200,6 @@ static void fake_handler(void *ud, const ks_http_request *r,
 	pthread_mutex_unlock(&f->mu);
 }
 
-static void fake_on_stop(uv_async_t *a)
-{
-	struct fake *f = a->data;
-	ks_http_server_close(f->http, NULL, NULL);
-	uv_close((uv_handle_t *)&f->stop, NULL);
-}
-
-static void *fake_run(void *arg)
-{
-	struct fake *f = arg;
-	uv_run(&f->loop, UV_RUN_DEFAULT);
-	return NULL;
-}
-
 static int fake_setup(void **state)
 {
 	struct fake *f = ks_xcalloc(1, sizeof(*f));
@@ -224,15 +208,7 @@ static int fake_setup(void **state)
 	f->log = json_array();
 	f->posts = json_array();
 	f->forbidden = json_object();
-	uv_loop_init(&f->loop);
-	uv_async_init(&f->loop, &f->stop, fake_on_stop);
-	f->stop.data = f;
-	f->http = ks_http_server_new(&f->loop, NULL, fake_handler, f);
-	ks_error err;
-	assert_int_equal(ks_http_server_listen(f->http, "127.0.0.1:0", &err),
-			 0);
-	f->port = ks_http_server_port(f->http);
-	pthread_create(&f->thread, NULL, fake_run, f);
+	ks_loop_server_start(&f->ls, fake_handler, f);
 	*state = f;
 	return 0;
 }
@@ -240,9 +216,7 @@ static int fake_setup(void **state)
 static int fake_teardown(void **state)
 {
 	struct fake *f = *state;
-	uv_async_send(&f->stop);
-	pthread_join(f->thread, NULL);
-	assert_int_equal(uv_loop_close(&f->loop), 0);
+	ks_loop_server_stop(&f->ls);
 	json_decref(f->store);
 	json_decref(f->log);
 	json_decref(f->posts);
@@ -264,7 +238,7 @@ static json_t *js(const char *text)
 static ks_kube_client *client(struct fake *f)
 {
 	ks_kube_config cfg = {0};
-	char *server = ks_xasprintf("http://127.0.0.1:%d", f->port);
+	char *server = ks_xasprintf("http://127.0.0.1:%d", f->ls.port);
 	cfg.server = server;
 	ks_kube_client_opts o;
 	ks_kube_client_opts_default(&o);

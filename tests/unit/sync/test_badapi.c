@@ -6,6 +6,8 @@
  */
 #include "ks_test.h"
 
+#include "loop_server.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -21,11 +23,7 @@
 #include "sync/sync.h"
 
 struct srv {
-	uv_loop_t loop;
-	uv_async_t stop;
-	ks_http_server *http;
-	pthread_t thread;
-	int port;
+	ks_loop_server ls;
 };
 
 static const char html[] = "<!doctype html><html><head><title>Sign in"
@@ -86,32 +84,10 @@ static void handler(void *ud, const ks_http_request *r, ks_http_exchange *ex)
 		ks_http_respond(ex, 404, NULL, 0, "404 page not found\n", 19);
 }
 
-static void on_stop(uv_async_t *a)
-{
-	struct srv *s = a->data;
-	ks_http_server_close(s->http, NULL, NULL);
-	uv_close((uv_handle_t *)&s->stop, NULL);
-}
-
-static void *run(void *arg)
-{
-	struct srv *s = arg;
-	uv_run(&s->loop, UV_RUN_DEFAULT);
-	return NULL;
-}
-
 static int setup(void **state)
 {
 	struct srv *s = ks_xcalloc(1, sizeof(*s));
-	uv_loop_init(&s->loop);
-	uv_async_init(&s->loop, &s->stop, on_stop);
-	s->stop.data = s;
-	s->http = ks_http_server_new(&s->loop, NULL, handler, s);
-	ks_error err;
-	assert_int_equal(ks_http_server_listen(s->http, "127.0.0.1:0", &err),
-			 0);
-	s->port = ks_http_server_port(s->http);
-	pthread_create(&s->thread, NULL, run, s);
+	ks_loop_server_start(&s->ls, handler, s);
 	*state = s;
 	return 0;
 }
@@ -119,9 +95,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct srv *s = *state;
-	uv_async_send(&s->stop);
-	pthread_join(s->thread, NULL);
-	assert_int_equal(uv_loop_close(&s->loop), 0);
+	ks_loop_server_stop(&s->ls);
 	free(s);
 	return 0;
 }
@@ -129,7 +103,7 @@ static int teardown(void **state)
 static ks_kube_client *client(struct srv *s)
 {
 	ks_kube_config cfg = {0};
-	char *server = ks_xasprintf("http://127.0.0.1:%d", s->port);
+	char *server = ks_xasprintf("http://127.0.0.1:%d", s->ls.port);
 	cfg.server = server;
 	cfg.token = (char *)"t";
 	cfg.namespace = (char *)"default";

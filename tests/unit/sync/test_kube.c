@@ -5,6 +5,8 @@
  */
 #include "ks_test.h"
 
+#include "loop_server.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,11 +402,7 @@ static void status_message_reads_status_bodies(void **state)
 /* ---- the client against a scripted server ---- */
 
 struct srv {
-	uv_loop_t loop;
-	uv_async_t stop;
-	ks_http_server *http;
-	pthread_t thread;
-	int port;
+	ks_loop_server ls;
 	pthread_mutex_t mu;
 	int flaky_left; /* 503s still to send on /flaky */
 	int hits_flaky, hits_many, hits_widgets;
@@ -543,33 +541,11 @@ static void srv_handler(void *ud, const ks_http_request *r,
 	pthread_mutex_unlock(&s->mu);
 }
 
-static void srv_on_stop(uv_async_t *a)
-{
-	struct srv *s = a->data;
-	ks_http_server_close(s->http, NULL, NULL);
-	uv_close((uv_handle_t *)&s->stop, NULL);
-}
-
-static void *srv_run(void *arg)
-{
-	struct srv *s = arg;
-	uv_run(&s->loop, UV_RUN_DEFAULT);
-	return NULL;
-}
-
 static int srv_setup(void **state)
 {
 	struct srv *s = ks_xcalloc(1, sizeof(*s));
 	pthread_mutex_init(&s->mu, NULL);
-	uv_loop_init(&s->loop);
-	uv_async_init(&s->loop, &s->stop, srv_on_stop);
-	s->stop.data = s;
-	s->http = ks_http_server_new(&s->loop, NULL, srv_handler, s);
-	ks_error err;
-	assert_int_equal(ks_http_server_listen(s->http, "127.0.0.1:0", &err),
-			 0);
-	s->port = ks_http_server_port(s->http);
-	pthread_create(&s->thread, NULL, srv_run, s);
+	ks_loop_server_start(&s->ls, srv_handler, s);
 	*state = s;
 	return 0;
 }
@@ -577,9 +553,7 @@ static int srv_setup(void **state)
 static int srv_teardown(void **state)
 {
 	struct srv *s = *state;
-	uv_async_send(&s->stop);
-	pthread_join(s->thread, NULL);
-	assert_int_equal(uv_loop_close(&s->loop), 0);
+	ks_loop_server_stop(&s->ls);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 	return 0;
@@ -589,7 +563,7 @@ static ks_kube_client *client_for(struct srv *s, const char *token,
 				  ks_kube_exec *ex, unsigned retries)
 {
 	ks_kube_config cfg = {0};
-	char *server = ks_xasprintf("http://127.0.0.1:%d", s->port);
+	char *server = ks_xasprintf("http://127.0.0.1:%d", s->ls.port);
 	cfg.server = server;
 	cfg.token = (char *)token;
 	cfg.exec = ex;
@@ -753,7 +727,7 @@ static void client_token_file(void **state)
 	char *d = tmpdir_new();
 	write_file(d, "token", "from-file\n", 0600);
 	ks_kube_config cfg = {0};
-	char *server = ks_xasprintf("http://127.0.0.1:%d", s->port);
+	char *server = ks_xasprintf("http://127.0.0.1:%d", s->ls.port);
 	cfg.server = server;
 	cfg.token_file = ks_xasprintf("%s/token", d);
 	ks_kube_client *c = NULL;
