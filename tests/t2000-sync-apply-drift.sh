@@ -15,21 +15,6 @@ WS=$KS_SOURCE_DIR/examples/workspace.yaml
 STACK=$KS_SOURCE_DIR/examples/demo/prod
 ks() { "$KUSYNC" "$@" -w "$WS" "$STACK"; }
 
-# t_exit NAME CODE REGEX CMD...: CMD exits with CODE and stdout matches
-# REGEX ("-" for no check).
-t_exit() {
-	local name=$1 code=$2 re=$3
-	shift 3
-	"$@" >"$ks_tmp/out" 2>"$ks_tmp/err"
-	local rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		ks_fail "$name: exit $rc, want $code: $(head -c 600 "$ks_tmp/err") $(head -c 600 "$ks_tmp/out")"
-	elif [ "$re" != "-" ] && ! grep -Eq -- "$re" "$ks_tmp/out"; then
-		ks_fail "$name: output lacks /$re/: $(head -c 800 "$ks_tmp/out")"
-	else
-		ks_pass
-	fi
-}
 
 # --- first preview: everything is to be created
 t_exit "preview on an empty cluster lists creates" 1 \

@@ -41,23 +41,8 @@ port=${DC_URL##*:}
 server="https://127.0.0.1:$port"
 b64() { base64 -w0 "$1"; }
 
-# t_exit NAME CODE REGEX CMD...: CMD exits with CODE and stdout+stderr
-# match REGEX.
-t_exit() {
-	local name=$1 code=$2 re=$3
-	shift 3
-	"$@" >"$ks_tmp/out" 2>&1
-	local rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		ks_fail "$name: exit $rc, want $code: $(head -c 800 "$ks_tmp/out")"
-	elif ! grep -Eq -- "$re" "$ks_tmp/out"; then
-		ks_fail "$name: output lacks /$re/: $(head -c 800 "$ks_tmp/out")"
-	else
-		ks_pass
-	fi
-}
 # A preview that reached the cluster says what it would create (exit 1).
-reached() { t_exit "$1" 1 '^plan: [0-9]+ to create' "$KUSYNC" preview -w "$WS" "$STACK"; }
+reached() { t_exit_all "$1" 1 '^plan: [0-9]+ to create' "$KUSYNC" preview -w "$WS" "$STACK"; }
 
 # kubeconfig NAME CLUSTER-YAML USER-YAML: writes $ks_tmp/a/NAME.
 kubeconfig() {
@@ -89,7 +74,7 @@ reached "relative CA file, tls-server-name, token file"
 
 kubeconfig nosni.yaml "    server: $server
     certificate-authority: ca.crt" "    tokenFile: token"
-t_exit "without tls-server-name the name does not match: exit 3" 3 \
+t_exit_all "without tls-server-name the name does not match: exit 3" 3 \
 	'^kusync: .*SSL peer certificate.*127\.0\.0\.1' "$KUSYNC" preview -w "$WS" "$STACK"
 
 kubeconfig certs.yaml "    server: $server
@@ -100,7 +85,7 @@ reached "inline CA and client certificate"
 
 kubeconfig badtoken.yaml "    server: $server
     insecure-skip-tls-verify: true" "    token: wrong"
-t_exit "a refused token: exit 3 with the server's message" 3 \
+t_exit_all "a refused token: exit 3 with the server's message" 3 \
 	'Unauthorized \(401 Unauthorized\)' "$KUSYNC" preview -w "$WS" "$STACK"
 
 kubeconfig insecure.yaml "    server: $server
@@ -144,17 +129,17 @@ clusters:
 YAML
 export KUBECONFIG=$ks_tmp/a/users.yaml:$ks_tmp/nonexistent.yaml:$ks_tmp/b/clusters.yaml
 reached "a merged \$KUBECONFIG list"
-t_exit "--context names a context of the merged list" 3 'context "ignored-because-the-first-file-has-one" not found' \
+t_exit_all "--context names a context of the merged list" 3 'context "ignored-because-the-first-file-has-one" not found' \
 	"$KUSYNC" preview --context ignored-because-the-first-file-has-one -w "$WS" "$STACK"
 
 # Every example over HTTPS with this kubeconfig: apply, then nothing to do
 # and no drift.
 for st in demo/prod demo/dev platform/prod; do
-	t_exit "apply $st over TLS" 0 '^apply: [0-9]+ created' \
+	t_exit_all "apply $st over TLS" 0 '^apply: [0-9]+ created' \
 		"$KUSYNC" apply --wait --timeout 60s -w "$WS" "$KS_SOURCE_DIR/examples/$st"
-	t_exit "preview $st over TLS after apply" 0 '^no changes' \
+	t_exit_all "preview $st over TLS after apply" 0 '^no changes' \
 		"$KUSYNC" preview -w "$WS" "$KS_SOURCE_DIR/examples/$st"
-	t_exit "drift $st over TLS after apply" 0 '^no drift$' \
+	t_exit_all "drift $st over TLS after apply" 0 '^no drift$' \
 		"$KUSYNC" drift -w "$WS" "$KS_SOURCE_DIR/examples/$st"
 done
 ks_done

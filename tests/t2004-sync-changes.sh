@@ -14,21 +14,6 @@ WS=$KS_SOURCE_DIR/examples/workspace.yaml
 STACK=$KS_SOURCE_DIR/examples/demo/prod
 ks() { "$KUSYNC" "$@" -w "$WS" "$STACK"; }
 
-# t_exit NAME CODE REGEX CMD...: CMD exits with CODE and stdout matches
-# REGEX ("-" for no check).
-t_exit() {
-	local name=$1 code=$2 re=$3
-	shift 3
-	"$@" >"$ks_tmp/out" 2>"$ks_tmp/err"
-	local rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		ks_fail "$name: exit $rc, want $code: $(head -c 600 "$ks_tmp/err") $(head -c 600 "$ks_tmp/out")"
-	elif [ "$re" != "-" ] && ! grep -Eq -- "$re" "$ks_tmp/out"; then
-		ks_fail "$name: output lacks /$re/: $(head -c 800 "$ks_tmp/out")"
-	else
-		ks_pass
-	fi
-}
 
 t_exit "apply" 0 '^apply: [0-9]+ created, 0 updated, 0 deleted, 0 unchanged$' ks apply
 t_exit "no drift after apply" 0 '^no drift$' ks drift

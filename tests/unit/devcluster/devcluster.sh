@@ -4,6 +4,33 @@
 # dc_start [FLAGS...]: starts devcluster on a free loopback port (the server
 # picks it and prints it), writes a kubeconfig into $ks_tmp and points
 # KUBECONFIG (and kubectl's discovery cache) at the temp dir. Sets DC_URL and
+
+# t_exit NAME CODE REGEX CMD...: CMD exits with CODE and its stdout matches
+# REGEX (grep -E; "-" for no check). t_exit_err matches stderr instead,
+# t_exit_all stdout and stderr together. Output lands in $ks_tmp/out and
+# $ks_tmp/err (t_exit_all: both in out).
+_t_exit() {
+	local where=$1 name=$2 code=$3 re=$4
+	shift 4
+	if [ "$where" = all ]; then
+		"$@" >"$ks_tmp/out" 2>&1
+	else
+		"$@" >"$ks_tmp/out" 2>"$ks_tmp/err"
+	fi
+	local rc=$? file=$ks_tmp/out
+	[ "$where" = err ] && file=$ks_tmp/err
+	if [ "$rc" -ne "$code" ]; then
+		ks_fail "$name: exit $rc, want $code: $(head -c 600 "$ks_tmp/err" 2>/dev/null) $(head -c 600 "$ks_tmp/out")"
+	elif [ "$re" != "-" ] && ! grep -Eq -- "$re" "$file"; then
+		ks_fail "$name: output lacks /$re/: $(head -c 800 "$file")"
+	else
+		ks_pass
+	fi
+}
+t_exit() { _t_exit out "$@"; }
+t_exit_err() { _t_exit err "$@"; }
+t_exit_all() { _t_exit all "$@"; }
+
 # dc_pid. The EXIT trap (ks_on_exit) stops it.
 case $KUSYNC in
 /*) ;;
