@@ -10,46 +10,11 @@ ks_tmpdir
 
 F=shop/prod/app.yaml
 
+. "$(dirname "$0")/lib/render_errors.sh"
+
 # run_case NAME REGEX [REGEX...]: app.yaml from stdin; every REGEX must match
 # some line of stderr (grep -E).
-run_case() {
-	name=$1
-	shift
-	rm -rf "$ks_tmp/shop"
-	mkdir -p "$ks_tmp/shop/prod"
-	echo "name: shop" >"$ks_tmp/shop/project.yaml"
-	echo "name: prod" >"$ks_tmp/shop/prod/stack.yaml"
-	cat >"$ks_tmp/shop/prod/app.yaml"
-	check_render "$name" "$@"
-}
-
-check_render() {
-	name=$1
-	shift
-	(cd "$ks_tmp" && timeout 60 "$KUSYNC" render ${KS_RENDER_ARGS:-} shop/prod) \
-		>"$ks_tmp/out" 2>"$ks_tmp/err"
-	rc=$?
-	ok=1
-	if [ $rc -ne 2 ]; then
-		ks_fail "$name: exit code $rc, want 2"
-		ok=0
-	fi
-	if [ -s "$ks_tmp/out" ]; then
-		ks_fail "$name: stdout is not empty"
-		ok=0
-	fi
-	for re in "$@"; do
-		if ! grep -Eq -- "$re" "$ks_tmp/err"; then
-			ks_fail "$name: stderr lacks /$re/"
-			ok=0
-		fi
-	done
-	if [ $ok = 1 ]; then
-		ks_pass
-	else
-		sed 's/^/    stderr: /' "$ks_tmp/err" | head -10 >&2
-	fi
-}
+run_case() { run_case_file app.yaml "$@"; }
 
 run_case "wrong type: replicas a word" "^$F:3:15: hello\.workload\.replicas: .*integer" <<'EOF'
 hello:

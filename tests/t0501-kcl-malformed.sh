@@ -14,51 +14,11 @@ import catalog.models.schema.v1.workload.container as c
 import catalog.models.schema.v1.workload.container.probe as p
 import catalog.models.schema.v1.workload.network as n'
 
-# A fresh stack shop/prod; its main.k is written by the caller.
-new_stack() {
-	rm -rf "$ks_tmp/shop"
-	mkdir -p "$ks_tmp/shop/prod"
-	echo "name: shop" >"$ks_tmp/shop/project.yaml"
-	echo "name: prod" >"$ks_tmp/shop/prod/stack.yaml"
-}
+. "$(dirname "$0")/lib/render_errors.sh"
 
 # run_case NAME REGEX [REGEX...]: main.k from stdin; every REGEX must match
 # some line of stderr (grep -E).
-run_case() {
-	name=$1
-	shift
-	new_stack
-	cat >"$ks_tmp/shop/prod/main.k"
-	check_render "$name" "$@"
-}
-
-check_render() {
-	name=$1
-	shift
-	(cd "$ks_tmp" && timeout 60 "$KUSYNC" render shop/prod) \
-		>"$ks_tmp/out" 2>"$ks_tmp/err"
-	rc=$?
-	ok=1
-	if [ $rc -ne 2 ]; then
-		ks_fail "$name: exit code $rc, want 2"
-		ok=0
-	fi
-	if [ -s "$ks_tmp/out" ]; then
-		ks_fail "$name: stdout is not empty"
-		ok=0
-	fi
-	for re in "$@"; do
-		if ! grep -Eq -- "$re" "$ks_tmp/err"; then
-			ks_fail "$name: stderr lacks /$re/"
-			ok=0
-		fi
-	done
-	if [ $ok = 1 ]; then
-		ks_pass
-	else
-		sed 's/^/    stderr: /' "$ks_tmp/err" | head -10 >&2
-	fi
-}
+run_case() { run_case_file main.k "$@"; }
 
 run_case "unclosed brace" "^$F:1:21: \"\\{\" is never closed" <<'EOF'
 a: AppConfiguration {
