@@ -296,6 +296,8 @@ static void plan_leftover(ks_sync_plan *p, const json_t *obj, const char *id,
 	const char *app = label(obj, KS_LABEL_APP);
 	if (!app || !in_list(p->stacks, p->nstacks, stack) || is_namespace(obj))
 		return;
+	if (opts->by_app && !in_list(p->apps, p->napps, app))
+		return;
 	const json_t *owners = json_object_get(json_object_get(obj, "metadata"),
 					       "ownerReferences");
 	if (json_array_size(owners))

@@ -126,6 +126,10 @@ typedef struct ks_sync_plan {
 typedef struct ks_sync_plan_opts {
 	bool prune;	      /* objects to delete become KS_ACT_DELETE */
 	const json_t *ignore; /* ignoreDifferences rules, or NULL */
+	/* Leftovers are only the objects whose kusync.io/app is one of the
+	 * Spec's apps (the agent plans one app of a stack at a time; the
+	 * stack's other apps are not leftovers). */
+	bool by_app;
 } ks_sync_plan_opts;
 
 /*
