@@ -339,7 +339,7 @@ static const char *live_text =
 	"\"kusync.io/app\":\"demo-dev-web\",\"kusync.io/stack\":\"demo-dev\""
 	"}}}]";
 
-static ks_sync_plan *make_plan(bool prune)
+static ks_sync_plan *make_plan_opts(bool prune, bool by_app)
 {
 	json_t *spec = js(spec_text);
 	json_t *live = js(live_text);
@@ -348,11 +348,32 @@ static ks_sync_plan *make_plan(bool prune)
 	assert_int_equal(ks_sync_plan_scope(&p, spec, &err), 0);
 	assert_int_equal(p->nstacks, 1);
 	assert_string_equal(p->stacks[0], "demo-prod");
-	ks_sync_plan_opts o = {.prune = prune};
+	ks_sync_plan_opts o = {.prune = prune, .by_app = by_app};
 	assert_int_equal(ks_sync_plan_build(p, spec, live, &o, &err), 0);
 	json_decref(spec);
 	json_decref(live);
 	return p;
+}
+
+static ks_sync_plan *make_plan(bool prune)
+{
+	return make_plan_opts(prune, false);
+}
+
+/* The agent plans one app at a time: another app of the same stack
+ * (demo-prod-old's ConfigMap) is not this plan's to delete. */
+static void plan_by_app_leaves_other_apps(void **state)
+{
+	(void)state;
+	ks_sync_plan *p = make_plan_opts(true, true);
+	assert_int_equal(p->nitems, 5);
+	assert_string_equal(p->items[3].id, "v1:ConfigMap:demo-prod:old");
+	assert_int_equal(p->items[3].action, KS_ACT_DELETE);
+	assert_string_equal(p->items[4].id, "v1:ConfigMap:demo-prod:kept");
+	for (size_t i = 0; i < p->nitems; i++)
+		assert_string_equal(p->items[i].app, "demo-prod-web");
+	assert_int_equal(p->napps, 1);
+	ks_sync_plan_free(p);
 }
 
 static void plan_actions_and_dependencies(void **state)
@@ -512,6 +533,7 @@ static int plan_tests(void)
 		cmocka_unit_test(ignored_pointers_and_dropped_fields),
 		cmocka_unit_test(secret_values_never_shown),
 		cmocka_unit_test(plan_actions_and_dependencies),
+		cmocka_unit_test(plan_by_app_leaves_other_apps),
 		cmocka_unit_test(drift_report_json_and_text),
 		cmocka_unit_test(cells_apply_in_order),
 	};
