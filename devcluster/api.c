@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/fieldset.h"
 #include "core/mem.h"
@@ -1649,8 +1650,18 @@ static void handle(ks_devcluster *dc, const ks_http_request *r,
 void dc_handle(void *ud, const ks_http_request *r, ks_http_exchange *ex)
 {
 	ks_devcluster *dc = ud;
-	if (!dc->opts.quiet)
-		fprintf(stderr, "devcluster: %s %s\n", r->method, r->target);
+	if (!dc->opts.quiet) {
+		/* time-stamped to the millisecond: the agent's benchmarks
+		 * time a webhook to the first apply request it causes */
+		struct timespec ts;
+		struct tm tm;
+		char when[32];
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		fprintf(stderr, "devcluster: %s.%03ldZ %s %s\n", when,
+			ts.tv_nsec / 1000000L, r->method, r->target);
+	}
 	if (!authorized(dc, r)) {
 		dc_send_status(ex, r, 401, "Unauthorized", "Unauthorized",
 			       NULL);
