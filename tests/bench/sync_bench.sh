@@ -4,7 +4,7 @@
 # first `kusync apply`, of `kusync drift` right after it (which must report
 # no drift), and of `kubectl diff -f` on the same rendered manifests, in the
 # same run against the same server. Requests are counted from devcluster's
-# request log (one "devcluster: METHOD TARGET" line per request).
+# request log (one "devcluster: TIME METHOD TARGET" line per request).
 # Goal: drift at least 10x faster than kubectl diff, with a request count
 # that grows with the number of resource types, not objects.
 # usage: sync_bench.sh KUSYNC [N]
@@ -64,7 +64,7 @@ export KUBECACHEDIR=$tmp/kube-cache
 now() { date +%s.%N; }
 # requests logged so far (stderr is unbuffered: a finished client's requests
 # are all in the log)
-nreq() { grep -Ec '^devcluster: [A-Z]+ /' "$log" || true; }
+nreq() { grep -Ec '^devcluster: [0-9T:.Z-]+ [A-Z]+ /' "$log" || true; }
 
 # phase NAME OKCODES CMD...: runs CMD with its output in $tmp/NAME.out/.err,
 # fails unless its exit status is in OKCODES (space-separated); sets
@@ -87,11 +87,11 @@ phase() {
 	esac
 	sleep 0.2 # let the server finish logging the last response
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-	grep -E '^devcluster: [A-Z]+ /' "$log" | tail -n +$((r0 + 1)) \
+	grep -E '^devcluster: [0-9T:.Z-]+ [A-Z]+ /' "$log" | tail -n +$((r0 + 1)) \
 		>"$tmp/$name.reqs" || true
 	reqs=$(wc -l <"$tmp/$name.reqs")
 	echo "  $name: ${secs}s, $reqs requests (exit $rc):" \
-		"$(awk '{ print $2 }' "$tmp/$name.reqs" | sort | uniq -c |
+		"$(awk '{ print $3 }' "$tmp/$name.reqs" | sort | uniq -c |
 			awk '{ printf "%s %s ", $2, $1 }')" >&2
 }
 
@@ -104,7 +104,7 @@ kinds=$(grep '^kind:' "$tmp/manifests.yaml" | sort -u | wc -l)
 phase apply 0 "$kusync" apply -w "$ws" "$stack"
 apply_s=$secs apply_r=$reqs
 phase drift 0 "$kusync" drift -w "$ws" "$stack"
-sed 's/^devcluster: /    /; s/?.*//' "$tmp/drift.reqs" | sort | uniq -c >&2
+sed 's/^devcluster: [^ ]* /    /; s/?.*//' "$tmp/drift.reqs" | sort | uniq -c >&2
 grep -q '^no drift$' "$tmp/drift.out" ||
 	fail "drift after apply: $(head -c 2000 "$tmp/drift.out")"
 drift_s=$secs drift_r=$reqs
