@@ -514,10 +514,11 @@ static void set_blob(CURL *h, CURLoption opt, const char *p, size_t n)
 	curl_easy_setopt(h, opt, &b);
 }
 
-/* One attempt. Returns the CURLcode; fills status and x. */
-static CURLcode perform(ks_kube_client *c, CURL *h, const ks_kube_req *req,
-			const char *token, const char *cert, const char *key,
-			long *status, struct xfer *x)
+/* Sets H up for REQ: everything but the body callbacks. Returns the
+ * header list, which must outlive the transfer. */
+static struct curl_slist *configure(ks_kube_client *c, CURL *h,
+				    const ks_kube_req *req, const char *token,
+				    const char *cert, const char *key)
 {
 	const ks_kube_config *cfg = c->cfg;
 	curl_easy_reset(h);
@@ -574,6 +575,16 @@ static CURLcode perform(ks_kube_client *c, CURL *h, const ks_kube_req *req,
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
+	free(url);
+	return hdrs;
+}
+
+/* One attempt. Returns the CURLcode; fills status and x. */
+static CURLcode perform(ks_kube_client *c, CURL *h, const ks_kube_req *req,
+			const char *token, const char *cert, const char *key,
+			long *status, struct xfer *x)
+{
+	struct curl_slist *hdrs = configure(c, h, req, token, cert, key);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -585,8 +596,25 @@ static CURLcode perform(ks_kube_client *c, CURL *h, const ks_kube_req *req,
 	/* The handle keeps pointers to these until the next reset. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
-	free(url);
 	return cc;
+}
+
+int ks_kube_client_prepare_get(ks_kube_client *c, CURL *h, const char *path,
+			       struct curl_slist **hdrs, ks_error *err)
+{
+	char *token, *cert, *key;
+	*hdrs = NULL;
+	int rc = current_auth(c, &token, &cert, &key, err);
+	if (rc)
+		return rc;
+	rate_wait(c);
+	ks_kube_req req = {.method = "GET", .path = path};
+	*hdrs = configure(c, h, &req, token, cert, key);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 0L);
+	free(token);
+	free(cert);
+	free(key);
+	return 0;
 }
 
 static bool retryable_curl(CURLcode cc)

@@ -53,4 +53,16 @@ struct ks_kube_client {
 
 void ks_kube_discovery_release(ks_kube_client *c);
 
+/*
+ * For requests a caller drives itself (sync/watch.c's interruptible
+ * requests on a multi handle): waits for the rate limit and sets up H, a
+ * handle the caller owns, for a GET of PATH the way ks_kube_request would
+ * (server, TLS, client certificate, proxy, credentials, headers), without
+ * an overall timeout and without write or header callbacks. *HDRS gets the
+ * header list: the caller frees it with curl_slist_free_all after the
+ * transfer. Fails only when no credentials can be had (KS_EENV).
+ */
+int ks_kube_client_prepare_get(ks_kube_client *c, CURL *h, const char *path,
+			       struct curl_slist **hdrs, ks_error *err);
+
 #endif
