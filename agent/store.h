@@ -59,9 +59,11 @@ int ks_store_open_kube(ks_store **out, ks_kube_client *c, const char *ns,
 /* Frees the store. Accepts NULL. */
 void ks_store_free(ks_store *s);
 
-/* Whether NAME may be used as an app name in the store: 1 to 253
- * characters of [a-z0-9.-], starting and ending with a letter or digit, no
- * "..". The store refuses other names with KS_EINVAL. */
+/* Whether NAME may be used as an app name in the store: a DNS-1123 label
+ * (1 to 63 characters of [a-z0-9-], starting and ending with a letter or
+ * digit), as every app's full name is; so it is safe as a path part, a
+ * Secret name part and a label value. The store refuses other names with
+ * KS_EINVAL. Returns 1 or 0. */
 int ks_store_name_ok(const char *name);
 
 /* Writes RELEASE (borrowed; its "app" and "number" (> 0) must be set),
