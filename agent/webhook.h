@@ -99,8 +99,7 @@ ks_hook_replay *ks_hook_replay_new(int64_t ttl_ms, size_t max);
 /* Whether ID was remembered less than TTL_MS before NOW_MS. */
 bool ks_hook_replay_seen(ks_hook_replay *r, const char *id, int64_t now_ms);
 /* Remembers ID as accepted at NOW_MS (refreshing it if present). */
-void ks_hook_replay_remember(ks_hook_replay *r, const char *id,
-			     int64_t now_ms);
+void ks_hook_replay_remember(ks_hook_replay *r, const char *id, int64_t now_ms);
 /* Ids currently held (expired ones may still count until the next call
  * that prunes): for tests and metrics. */
 size_t ks_hook_replay_size(const ks_hook_replay *r);
