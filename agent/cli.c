@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/gitsrc.h"
 #include "core/banned.h"
 
 static const char usage_version[] = "usage: kusync version\n"
@@ -32,6 +33,8 @@ static const ks_command commands[] = {
 	 ks_usage_apply, ks_cmd_apply},
 	{"drift", "compare the cluster with what the stacks render to",
 	 ks_usage_drift, ks_cmd_drift},
+	{"agent", "run the GitOps agent (sources, webhooks, API, drift)",
+	 ks_usage_agent, ks_cmd_agent},
 #endif
 #ifdef KS_HAVE_DEVCLUSTER
 	{"devcluster", "run a local Kubernetes API server for trying kusync",
@@ -40,6 +43,8 @@ static const ks_command commands[] = {
 	{"version", "print the version", usage_version, ks_cmd_version},
 	{"help", "list commands or show a command's usage", usage_help,
 	 cmd_help},
+	/* Hidden (a name starting with "__"): internal helpers. */
+	{"__git-fetch", "", "", ks_cmd_git_fetch},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -97,8 +102,9 @@ static void print_overview(FILE *fp)
 	      "them.\n\nCommands:\n",
 	      fp);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(fp, "  %-12s %s\n", commands[i].name,
-			commands[i].summary);
+		if (strncmp(commands[i].name, "__", 2))
+			fprintf(fp, "  %-12s %s\n", commands[i].name,
+				commands[i].summary);
 	fputs("\nRun 'kusync help COMMAND' or 'kusync COMMAND --help' for a "
 	      "command's flags.\n",
 	      fp);

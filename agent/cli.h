@@ -57,4 +57,7 @@ extern const char ks_usage_preview[];
 extern const char ks_usage_apply[];
 extern const char ks_usage_drift[];
 
+int ks_cmd_agent(int argc, char **argv);
+extern const char ks_usage_agent[];
+
 #endif
