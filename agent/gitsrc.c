@@ -1,0 +1,846 @@
+/*
+ * Git sources. The parent (ks_git_fetch, on a worker thread) spawns the
+ * kusync binary as `__git-fetch REPO_DIR URL REF`, hands it the
+ * credentials on its stdin and watches its stdout with a 50 ms tick, so a
+ * hanging transfer can be killed (libgit2 1.5 has no network timeouts).
+ * The child (ks_cmd_git_fetch) does the libgit2 work and prints one line:
+ * "ok <id>" or "error <code> <message>".
+ */
+#define _GNU_SOURCE /* pipe2, nftw */
+#include "agent/gitsrc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <ftw.h>
+#include <git2.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "core/mem.h"
+#include "core/banned.h"
+
+extern char **environ;
+
+#define HEAD_REF "refs/kusync/head"
+#define MAX_BLOB (8u << 20)	   /* bytes of one file read from a tree */
+#define MAX_ENTRIES 10000	   /* entries of one stack folder */
+#define MAX_SNAPSHOT (128u << 20)  /* bytes of all files of a snapshot */
+#define MAX_CREDS_JSON 16384	   /* the credentials sent to the child */
+#define MAX_CHILD_OUT 8192	   /* what the child may print */
+#define MAX_AUTH_TRIES 3	   /* credential callbacks per fetch */
+#define MAX_KNOWN_HOSTS (4u << 20) /* bytes of a known_hosts file */
+#define TICK_MS 50
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static char *helper_exe;
+
+static void init_libgit2(void)
+{
+	git_libgit2_init();
+}
+
+void ks_git_set_helper(const char *exe)
+{
+	free(helper_exe);
+	helper_exe = exe ? ks_xstrdup(exe) : NULL;
+}
+
+/* ---- messages without secrets ---- */
+
+/* Removes the userinfo ("user:pass@") of every URL in S, in place. */
+static void scrub_userinfo(char *s)
+{
+	char *p = s;
+	while ((p = strstr(p, "://"))) {
+		char *host = p + 3;
+		char *end = host + strcspn(host, "/ \t\n\"'");
+		char *at = NULL;
+		for (char *q = host; q < end; q++)
+			if (*q == '@')
+				at = q;
+		if (at)
+			memmove(host, at + 1, strlen(at + 1) + 1);
+		p = host;
+	}
+}
+
+/* Replaces every occurrence of SECRET in S (capacity CAP) with "***". */
+static void scrub_secret(char *s, size_t cap, const char *secret)
+{
+	if (!secret || strlen(secret) < 3)
+		return;
+	size_t n = strlen(secret);
+	char *p;
+	while ((p = strstr(s, secret))) {
+		size_t tail = strlen(p + n);
+		if (p + 3 + tail + 1 > s + cap)
+			tail = (size_t)(s + cap - p) - 4;
+		memmove(p + 3, p + n, tail);
+		p[3 + tail] = '\0';
+		memcpy(p, "***", 3);
+	}
+}
+
+/* URL without userinfo, for messages; the caller frees it. */
+static char *display_url(const char *url)
+{
+	char *s = ks_xstrdup(url);
+	scrub_userinfo(s);
+	return s;
+}
+
+/* ---- the child: libgit2 work ---- */
+
+typedef struct fetch_ctx {
+	const char *url;
+	const char *username, *password, *ssh_key_file, *known_hosts_file;
+	int auth_tries;
+	int code;      /* our own error, set by a callback */
+	char msg[512]; /* its message */
+} fetch_ctx;
+
+static int cb_fail(fetch_ctx *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int cb_fail(fetch_ctx *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+	c->code = code;
+	git_error_set_str(GIT_ERROR_CALLBACK, c->msg);
+	return GIT_EUSER;
+}
+
+static int cb_credentials(git_credential **out, const char *url,
+			  const char *user_from_url, unsigned int allowed,
+			  void *payload)
+{
+	fetch_ctx *c = payload;
+	(void)url;
+	if (++c->auth_tries > MAX_AUTH_TRIES)
+		return cb_fail(c, KS_EENV, "authentication failed");
+	const char *user = c->username;
+	if (!user)
+		user = user_from_url && *user_from_url ? user_from_url : "git";
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, user);
+	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && c->ssh_key_file) {
+		char *pub = ks_xasprintf("%s.pub", c->ssh_key_file);
+		bool has_pub = access(pub, R_OK) == 0;
+		int rc = git_credential_ssh_key_new(
+			out, user, has_pub ? pub : NULL, c->ssh_key_file, NULL);
+		free(pub);
+		return rc;
+	}
+	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && c->password)
+		return git_credential_userpass_plaintext_new(out, user,
+							     c->password);
+	return cb_fail(c, KS_EENV,
+		       "authentication required but no usable credentials "
+		       "are configured");
+}
+
+/* The host and port of an ssh URL: ssh://[user@]host[:port]/path or the
+ * scp form [user@]host:path. */
+static int ssh_port(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return 22;
+	p += 3;
+	const char *end = p + strcspn(p, "/");
+	const char *at = memchr(p, '@', (size_t)(end - p));
+	if (at)
+		p = at + 1;
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+		if (!rb)
+			return 22;
+		p = rb + 1;
+	} else {
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+		p = colon ? colon : end;
+	}
+	if (*p != ':')
+		return 22;
+	long port = strtol(p + 1, NULL, 10);
+	return port > 0 && port < 65536 ? (int)port : 22;
+}
+
+/* Whether a hashed known_hosts pattern "|1|salt|hash" matches NAME. */
+static bool hashed_host_matches(const char *pat, size_t len, const char *name)
+{
+	if (len < 4 || memcmp(pat, "|1|", 3))
+		return false;
+	const char *salt = pat + 3;
+	const char *bar = memchr(salt, '|', len - 3);
+	if (!bar)
+		return false;
+	char *salt_b64 = ks_xstrndup(salt, (size_t)(bar - salt));
+	char *hash_b64 = ks_xstrndup(bar + 1, len - (size_t)(bar + 1 - pat));
+	char *s = NULL, *h = NULL;
+	size_t slen = 0, hlen = 0;
+	bool ok = false;
+	if (!ks_base64_decode(salt_b64, &s, &slen) &&
+	    !ks_base64_decode(hash_b64, &h, &hlen) && hlen == 20) {
+		unsigned char mac[EVP_MAX_MD_SIZE];
+		unsigned int maclen = 0;
+		if (HMAC(EVP_sha1(), s, (int)slen, (const unsigned char *)name,
+			 strlen(name), mac, &maclen) &&
+		    maclen == 20)
+			ok = !memcmp(mac, h, 20);
+	}
+	free(s);
+	free(h);
+	free(salt_b64);
+	free(hash_b64);
+	return ok;
+}
+
+/* Whether the host field HOSTS (comma-separated patterns, maybe hashed,
+ * maybe negated) of a known_hosts line applies to NAME. */
+static bool known_host_applies(const char *hosts, const char *name)
+{
+	bool match = false;
+	const char *p = hosts;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		char *pat = ks_xstrndup(p, n);
+		bool neg = pat[0] == '!';
+		const char *pp = neg ? pat + 1 : pat;
+		bool m;
+		if (pp[0] == '|')
+			m = hashed_host_matches(pp, strlen(pp), name);
+		else
+			m = fnmatch(pp, name, FNM_CASEFOLD) == 0;
+		free(pat);
+		if (m && neg)
+			return false;
+		match = match || m;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return match;
+}
+
+/* Whether the known_hosts key BLOB_B64 is the server's key. */
+static bool key_matches(const char *blob_b64, const git_cert_hostkey *hk)
+{
+	char *blob = NULL;
+	size_t len = 0;
+	if (ks_base64_decode(blob_b64, &blob, &len))
+		return false;
+	bool ok = false;
+	if (hk->type & GIT_CERT_SSH_RAW) {
+		ok = len == hk->hostkey_len && !memcmp(blob, hk->hostkey, len);
+	} else if (hk->type & GIT_CERT_SSH_SHA256) {
+		unsigned char md[SHA256_DIGEST_LENGTH];
+		SHA256((const unsigned char *)blob, len, md);
+		ok = !memcmp(md, hk->hash_sha256, sizeof(md));
+	}
+	free(blob);
+	return ok;
+}
+
+enum { KH_UNKNOWN, KH_MATCH, KH_MISMATCH, KH_REVOKED };
+
+/* Checks one known_hosts line; updates *STATE. */
+static void check_known_line(char *line, const char *name,
+			     const git_cert_hostkey *hk, int *state)
+{
+	char *f[4] = {0};
+	int nf = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(line, " \t", &save); t && nf < 4;
+	     t = strtok_r(NULL, " \t", &save))
+		f[nf++] = t;
+	if (nf < 3 || f[0][0] == '#')
+		return;
+	bool revoked = false;
+	if (f[0][0] == '@') {
+		if (strcmp(f[0], "@revoked") || nf < 4)
+			return; /* @cert-authority: not supported */
+		revoked = true;
+		memmove(f, f + 1, 3 * sizeof(*f));
+	}
+	if (!known_host_applies(f[0], name))
+		return;
+	bool m = key_matches(f[2], hk);
+	if (revoked) {
+		if (m)
+			*state = KH_REVOKED;
+		return;
+	}
+	if (m && *state != KH_REVOKED)
+		*state = KH_MATCH;
+	else if (!m && *state == KH_UNKNOWN)
+		*state = KH_MISMATCH;
+}
+
+static int check_host_key(fetch_ctx *c, const git_cert_hostkey *hk,
+			  const char *host)
+{
+	if (!c->known_hosts_file)
+		return cb_fail(c, KS_EENV,
+			       "ssh host key of \"%s\" cannot be verified: no "
+			       "knownHostsFile is configured",
+			       host);
+	char *data = NULL;
+	size_t len = 0;
+	ks_error e;
+	if (ks_read_file(c->known_hosts_file, MAX_KNOWN_HOSTS, &data, &len,
+			 &e) < 0)
+		return cb_fail(c, KS_EENV, "%s", e.msg);
+	int port = ssh_port(c->url);
+	char name[300];
+	if (port == 22)
+		snprintf(name, sizeof(name), "%s", host);
+	else
+		snprintf(name, sizeof(name), "[%s]:%d", host, port);
+	int state = KH_UNKNOWN;
+	char *save = NULL;
+	for (char *l = strtok_r(data, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
+		check_known_line(l, name, hk, &state);
+	free(data);
+	switch (state) {
+	case KH_MATCH:
+		return 0;
+	case KH_REVOKED:
+		return cb_fail(c, KS_EENV,
+			       "ssh host key of \"%s\" is revoked in %s", name,
+			       c->known_hosts_file);
+	case KH_MISMATCH:
+		return cb_fail(c, KS_EENV,
+			       "ssh host key of \"%s\" does not match %s "
+			       "(the key changed, or someone is intercepting "
+			       "the connection)",
+			       name, c->known_hosts_file);
+	default:
+		return cb_fail(c, KS_EENV,
+			       "ssh host \"%s\" is not in %s (no trust on "
+			       "first use: add its key, e.g. from ssh-keyscan, "
+			       "after checking it)",
+			       name, c->known_hosts_file);
+	}
+}
+
+static int cb_certificate(git_cert *cert, int valid, const char *host,
+			  void *payload)
+{
+	(void)valid;
+	if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2)
+		return check_host_key(payload, (const git_cert_hostkey *)cert,
+				      host);
+	return GIT_PASSTHROUGH; /* TLS: libgit2's own verification */
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int remove_tree(const char *dir)
+{
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void git_fail(ks_error *err, int code, const char *url, const char *what)
+{
+	const git_error *ge = git_error_last();
+	char *u = display_url(url);
+	ks_error_set(err, code, "%s: %s%s%s", u, what, ge ? ": " : "",
+		     ge ? ge->message : "");
+	free(u);
+}
+
+/* Opens REPO_DIR when it is a bare repository whose origin is URL. */
+static git_repository *open_cache(const char *repo_dir, const char *url)
+{
+	git_repository *repo = NULL;
+	if (git_repository_open_ext(&repo, repo_dir,
+				    GIT_REPOSITORY_OPEN_NO_SEARCH |
+					    GIT_REPOSITORY_OPEN_BARE,
+				    NULL) < 0)
+		return NULL;
+	git_remote *r = NULL;
+	bool ok = git_repository_is_bare(repo) &&
+		  git_remote_lookup(&r, repo, "origin") == 0 &&
+		  git_remote_url(r) && !strcmp(git_remote_url(r), url);
+	git_remote_free(r);
+	if (!ok) {
+		git_repository_free(repo);
+		return NULL;
+	}
+	return repo;
+}
+
+/* The cache repository, cloned (bare, empty) when missing or unusable. */
+static int prepare_cache(git_repository **out, const char *repo_dir,
+			 const char *url, const char *refspec, ks_error *err)
+{
+	*out = open_cache(repo_dir, url);
+	if (*out)
+		return 0;
+	struct stat st;
+	if (lstat(repo_dir, &st) == 0 && remove_tree(repo_dir) < 0)
+		return ks_error_set(err, KS_EIO,
+				    "cannot remove the unusable git cache "
+				    "\"%s\": %s",
+				    repo_dir, strerror(errno));
+	git_repository_init_options o;
+	git_repository_init_options_init(&o,
+					 GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+	git_repository *repo = NULL;
+	if (git_repository_init_ext(&repo, repo_dir, &o) < 0) {
+		const git_error *ge = git_error_last();
+		return ks_error_set(err, KS_EIO,
+				    "cannot create the git cache \"%s\": %s",
+				    repo_dir, ge ? ge->message : "");
+	}
+	git_remote *r = NULL;
+	if (git_remote_create_with_fetchspec(&r, repo, "origin", url, refspec) <
+	    0) {
+		git_fail(err, KS_EINVAL, url, "cannot add the remote");
+		git_repository_free(repo);
+		return err->code;
+	}
+	git_remote_free(r);
+	*out = repo;
+	return 0;
+}
+
+/* Locks left behind by a fetch that was killed. */
+static void remove_stale_locks(const char *repo_dir)
+{
+	static const char *const locks[] = {HEAD_REF ".lock",
+					    "packed-refs.lock", "config.lock",
+					    "shallow.lock", "FETCH_HEAD.lock"};
+	for (size_t i = 0; i < sizeof(locks) / sizeof(*locks); i++) {
+		char *p = ks_xasprintf("%s/%s", repo_dir, locks[i]);
+		unlink(p);
+		free(p);
+	}
+}
+
+/* Whether the remote advertises REF. */
+static bool remote_has_ref(git_remote *r, const char *ref)
+{
+	const git_remote_head **heads = NULL;
+	size_t n = 0;
+	if (git_remote_ls(&heads, &n, r) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(heads[i]->name, ref))
+			return true;
+	return false;
+}
+
+static int fetch_error(fetch_ctx *c, ks_error *err, const char *what)
+{
+	if (c->code) {
+		char *u = display_url(c->url);
+		ks_error_set(err, c->code, "%s: %s", u, c->msg);
+		free(u);
+		return c->code;
+	}
+	git_fail(err, KS_EENV, c->url, what);
+	return KS_EENV;
+}
+
+static int do_fetch(fetch_ctx *c, const char *repo_dir, const char *ref,
+		    char commit[41], ks_error *err)
+{
+	char *refspec = ks_xasprintf("+%s:" HEAD_REF, ref);
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	git_reference *head = NULL;
+	git_object *obj = NULL;
+	int rc = prepare_cache(&repo, repo_dir, c->url, refspec, err);
+	if (rc < 0)
+		goto out;
+	remove_stale_locks(repo_dir);
+	if (git_remote_lookup(&remote, repo, "origin") < 0) {
+		rc = fetch_error(c, err, "no remote");
+		goto out;
+	}
+	git_remote_callbacks cbs;
+	git_remote_init_callbacks(&cbs, GIT_REMOTE_CALLBACKS_VERSION);
+	cbs.credentials = cb_credentials;
+	cbs.certificate_check = cb_certificate;
+	cbs.payload = c;
+	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, NULL, NULL) <
+	    0) {
+		rc = fetch_error(c, err, "cannot connect");
+		goto out;
+	}
+	if (!remote_has_ref(remote, ref)) {
+		char *u = display_url(c->url);
+		rc = ks_error_set(err, KS_EINVAL,
+				  "%s: no ref \"%s\" on the "
+				  "server",
+				  u, ref);
+		free(u);
+		goto out;
+	}
+	git_fetch_options fo;
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fo.callbacks = cbs;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	fo.prune = GIT_FETCH_NO_PRUNE;
+	fo.update_fetchhead = 0;
+	char *specs[] = {refspec};
+	git_strarray sa = {specs, 1};
+	if (git_remote_fetch(remote, &sa, &fo, "kusync fetch") < 0) {
+		rc = fetch_error(c, err, "fetch failed");
+		goto out;
+	}
+	if (git_reference_lookup(&head, repo, HEAD_REF) < 0 ||
+	    git_reference_peel(&obj, head, GIT_OBJECT_COMMIT) < 0) {
+		char *u = display_url(c->url);
+		rc = ks_error_set(err, KS_EINVAL,
+				  "%s: ref \"%s\" does not point to a commit",
+				  u, ref);
+		free(u);
+		goto out;
+	}
+	git_oid_tostr(commit, 41, git_object_id(obj));
+	rc = 0;
+out:
+	git_object_free(obj);
+	git_reference_free(head);
+	git_remote_free(remote);
+	git_repository_free(repo);
+	free(refspec);
+	return rc;
+}
+
+static const char *json_str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s && *s ? s : NULL;
+}
+
+static void print_result(int rc, const char *commit, ks_error *err,
+			 const char *password)
+{
+	if (rc == 0) {
+		printf("ok %s\n", commit);
+		return;
+	}
+	scrub_userinfo(err->msg);
+	scrub_secret(err->msg, sizeof(err->msg), password);
+	for (char *p = err->msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	printf("error %d %s\n", rc, err->msg);
+}
+
+int ks_cmd_git_fetch(int argc, char **argv)
+{
+	if (argc != 4) {
+		fputs("usage: kusync __git-fetch REPO_DIR URL REF (internal; "
+		      "credentials as JSON on stdin)\n",
+		      stderr);
+		return 2;
+	}
+	pthread_once(&init_once, init_libgit2);
+	json_error_t je;
+	json_t *creds = json_loadf(stdin, JSON_DISABLE_EOF_CHECK, &je);
+	if (creds && !json_is_object(creds)) {
+		json_decref(creds);
+		creds = NULL;
+	}
+	fetch_ctx c = {.url = argv[2]};
+	if (creds) {
+		c.username = json_str(creds, "username");
+		c.password = json_str(creds, "password");
+		c.ssh_key_file = json_str(creds, "sshKeyFile");
+		c.known_hosts_file = json_str(creds, "knownHostsFile");
+	}
+	char commit[41] = "";
+	ks_error err = {0};
+	int rc = do_fetch(&c, argv[1], argv[3], commit, &err);
+	print_result(rc, commit, &err, c.password);
+	fflush(stdout);
+	json_decref(creds);
+	git_libgit2_shutdown();
+	return rc == 0 ? 0 : 1;
+}
+
+/* ---- the parent: spawn, watch, kill ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *creds_json(const ks_git_creds *cr)
+{
+	json_t *o = json_object();
+	if (cr) {
+		if (cr->username)
+			json_object_set_new(o, "username",
+					    json_string(cr->username));
+		if (cr->password)
+			json_object_set_new(o, "password",
+					    json_string(cr->password));
+		if (cr->ssh_key_file)
+			json_object_set_new(o, "sshKeyFile",
+					    json_string(cr->ssh_key_file));
+		if (cr->known_hosts_file)
+			json_object_set_new(o, "knownHostsFile",
+					    json_string(cr->known_hosts_file));
+	}
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!s)
+		abort();
+	return s;
+}
+
+static void format_duration(char *buf, size_t n, int64_t ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, n, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(buf, n, "%lldms", (long long)ms);
+}
+
+/* Writes all of (P, N) to FD (a pipe nobody reads yet: N is small). */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int spawn_child(pid_t *pid, int in_fd, int out_fd, const char *repo_dir,
+		       const char *url, const char *ref)
+{
+	const char *exe = helper_exe ? helper_exe : "/proc/self/exe";
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	posix_spawnattr_init(&at);
+	sigset_t none, def;
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGHUP);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+					      POSIX_SPAWN_SETSIGDEF);
+	char arg0[] = "kusync", arg1[] = "__git-fetch";
+	char *argv[] = {arg0,	     arg1,	  (char *)repo_dir,
+			(char *)url, (char *)ref, NULL};
+	int rc = posix_spawn(pid, exe, &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	return rc;
+}
+
+/* What the parent saw of the child. */
+typedef struct child_run {
+	ks_buf out;
+	int status;
+	bool timed_out, cancelled;
+} child_run;
+
+/* Reads the child's output until it exits, or kills it on timeout or
+ * cancel; always reaps it. */
+static void watch_child(child_run *r, pid_t pid, int fd, int64_t timeout_ms,
+			const volatile int *cancel)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	bool eof = false, reaped = false;
+	while (!reaped) {
+		if (!eof) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			int n = poll(&p, 1, TICK_MS);
+			if (n > 0) {
+				char buf[1024];
+				ssize_t got = read(fd, buf, sizeof(buf));
+				if (got > 0)
+					ks_buf_append(&r->out, buf,
+						      (size_t)got);
+				else if (got == 0 ||
+					 (errno != EINTR && errno != EAGAIN))
+					eof = true;
+			}
+		} else {
+			struct timespec ts = {0, TICK_MS * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		pid_t w = waitpid(pid, &r->status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR)) {
+			reaped = true;
+			break;
+		}
+		bool stop = false;
+		if (cancel && *cancel) {
+			r->cancelled = true;
+			stop = true;
+		} else if (now_ms() >= deadline) {
+			r->timed_out = true;
+			stop = true;
+		}
+		if (stop) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &r->status, 0) < 0 &&
+			       errno == EINTR)
+				;
+			reaped = true;
+		}
+	}
+	/* What the child wrote just before exiting. */
+	if (!r->timed_out && !r->cancelled) {
+		char buf[1024];
+		ssize_t got;
+		while ((got = read(fd, buf, sizeof(buf))) > 0)
+			ks_buf_append(&r->out, buf, (size_t)got);
+	}
+}
+
+static int parse_child(const child_run *r, const char *url, char commit[41],
+		       ks_error *err)
+{
+	const char *s = r->out.data ? r->out.data : "";
+	if (!strncmp(s, "ok ", 3) && strlen(s) >= 43) {
+		for (int i = 0; i < 40; i++) {
+			char ch = s[3 + i];
+			if (!((ch >= '0' && ch <= '9') ||
+			      (ch >= 'a' && ch <= 'f')))
+				goto bad;
+		}
+		memcpy(commit, s + 3, 40);
+		commit[40] = '\0';
+		return 0;
+	}
+	if (!strncmp(s, "error ", 6)) {
+		char *end = NULL;
+		long code = strtol(s + 6, &end, 10);
+		if (end && *end == ' ' && code < 0 && code >= KS_ECONFLICT) {
+			size_t n = strcspn(end + 1, "\n");
+			return ks_error_set(err, (int)code, "%.*s", (int)n,
+					    end + 1);
+		}
+	}
+bad:;
+	char *u = display_url(url);
+	if (WIFSIGNALED(r->status))
+		ks_error_set(err, KS_EENV,
+			     "%s: the git fetch helper was killed by signal %d",
+			     u, WTERMSIG(r->status));
+	else
+		ks_error_set(
+			err, KS_EENV,
+			"%s: the git fetch helper failed (exit status %d)", u,
+			WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1);
+	free(u);
+	return KS_EENV;
+}
+
+int ks_git_fetch(const char *repo_dir, const char *url, const char *ref,
+		 const ks_git_creds *creds, int64_t timeout_ms,
+		 const volatile int *cancel, char commit[41], ks_error *err)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1};
+	int rc = KS_EENV;
+	char *json = creds_json(creds);
+	child_run r = {.status = 0};
+	ks_buf_init(&r.out, MAX_CHILD_OUT);
+	if (strlen(json) > MAX_CREDS_JSON) {
+		rc = ks_error_set(err, KS_EINVAL, "credentials are too large");
+		goto out;
+	}
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+		rc = ks_error_set(err, KS_EENV, "cannot create a pipe: %s",
+				  strerror(errno));
+		goto out;
+	}
+	/* The credentials fit in the pipe's buffer: written before the
+	 * child exists, so a child that dies early cannot SIGPIPE us. */
+	if (write_all(in[1], json, strlen(json)) < 0) {
+		rc = ks_error_set(err, KS_EENV, "cannot write to a pipe: %s",
+				  strerror(errno));
+		goto out;
+	}
+	close(in[1]);
+	in[1] = -1;
+	pid_t pid;
+	int e = spawn_child(&pid, in[0], out[1], repo_dir, url, ref);
+	close(in[0]);
+	close(out[1]);
+	in[0] = out[1] = -1;
+	if (e) {
+		rc = ks_error_set(err, KS_EENV,
+				  "cannot start the git fetch helper: %s",
+				  strerror(e));
+		goto out;
+	}
+	watch_child(&r, pid, out[0], timeout_ms, cancel);
+	if (r.cancelled) {
+		rc = ks_error_set(err, KS_ERROR, "cancelled");
+	} else if (r.timed_out) {
+		char d[32];
+		char *u = display_url(url);
+		format_duration(d, sizeof(d), timeout_ms);
+		rc = ks_error_set(err, KS_EENV, "%s: fetch abandoned after %s",
+				  u, d);
+		free(u);
+	} else {
+		rc = parse_child(&r, url, commit, err);
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+	}
+	if (json) {
+		memset(json, 0, strlen(json));
+		free(json);
+	}
+	ks_buf_release(&r.out);
+	return rc;
+}
