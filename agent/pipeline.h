@@ -19,10 +19,17 @@
  * - Resources without a kusync.io/cell label (Namespaces, Services,
  *   ConfigMaps shared by the cells) go with the first cell.
  * - A failed first release (no previous succeeded one) with
- *   rollbackIfFailed deletes nothing: like Helm's and Argo CD's rollbacks,
- *   there is nothing to go back to, so the objects stay for inspection and
- *   the release ends RolledBack with a message saying nothing was
- *   reverted.
+ *   rollbackIfFailed deletes nothing: as with Argo CD, there is nothing to
+ *   go back to, so the objects stay for inspection and the release stays
+ *   Failed, its message saying nothing was reverted (RolledBack would
+ *   claim an older version runs).
+ * - A rollback re-applies the previous release's resources of the touched
+ *   cells plus its shared ones, in one batch, then checks their health
+ *   (same timeout); what the failed release added is not pruned. A
+ *   rollback whose check fails ends Failed ("rollback to release N
+ *   failed: ...").
+ * - Between Failed and RollingBack the release carries "rollbackPending":
+ *   true, so a crash there still rolls back on resume.
  *
  * (Signatures may still be refined until about 13:05 UTC, 2026-11-25.)
  */
@@ -75,6 +82,13 @@ typedef struct ks_pipeline_env {
  * Superseded): ks_pipeline_run does nothing more with such a release. */
 bool ks_pipeline_phase_final(const char *phase);
 
+/* Whether ks_pipeline_run has nothing more to do with RELEASE: its phase
+ * is final, except a Failed release whose rollback was decided but not yet
+ * begun (release.rollbackPending: a crash between the two transitions),
+ * which ks_pipeline_run takes on to RollingBack. On restart, resume every
+ * release for which this is false. */
+bool ks_pipeline_release_final(const json_t *release);
+
 /* Whether PHASE is one that acts on the cluster (Deploying, Checking,
  * RollingBack): a newer spec waits for it to end. */
 bool ks_pipeline_phase_active(const char *phase);
@@ -107,12 +121,26 @@ json_t *ks_pipeline_release_new(const char *app, int number, const char *commit,
  *   until appConfig.pipeline.deploy.timeout, default 5m) -> prune ->
  *   Succeeded | Failed (-> RollingBack -> RolledBack when
  *   rollbackIfFailed: PREVIOUS, the last Succeeded release or NULL, is
- *   re-applied to the touched cells only).
+ *   re-applied to the touched cells only). A release with rollbackOf (a
+ *   manual rollback) never waits for an approval.
+ *
+ * Stored transitions, in order: [WaitingForDependencies]
+ * [AwaitingApproval] then per cell Deploying, Checking (the cell's phase
+ * goes Deploying, Checking, Succeeded; touchedCells grows), then
+ * Succeeded; or after a failed cell Failed (+ rollbackPending),
+ * RollingBack, RolledBack. Blocked, Failed (dependency) and Succeeded set
+ * finishedAt. The preview plan is stored with the next transition.
  *
  * WaitingForDependencies and Pending are both entered from the start
  * (the loop calls again when deps change). Deploying, Checking and
  * RollingBack resume: the current cell is applied again (server-side
  * apply is idempotent) and the run goes on. A final phase returns at once.
+ *
+ * Metrics (env->metrics): kusync_release_phase{app,phase} is 1 for the
+ * current phase and 0 for the others after every transition;
+ * kusync_sync_total{app,result} counts the releases that ended, result
+ * the lowercase final phase ("succeeded", "failed", "rolledback",
+ * "blocked"). Both are defined here (defining again is a no-op).
  *
  * Returns 0 whenever the release reached a phase (even Failed or
  * Blocked: see release.phase and release.message); a negative code when it
