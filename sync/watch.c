@@ -467,6 +467,7 @@ static int answer_error(const struct xfer *x, const char *what, ks_error *err)
 #define R_RESYNC 2 /* the resync deadline passed during a watch */
 #define R_GONE 3   /* 410: LIST again */
 #define R_ENDED 4  /* the stream ended: resume from the last rv */
+#define R_BROKEN 5 /* an ERROR event or a garbled one: LIST again */
 
 /*
  * Looks the kind up in its group/version's discovery document (fetched
@@ -617,9 +618,10 @@ static int watch_once(struct kind *k, int64_t deadline_ms, ks_error *err)
 		rc = R_STOPPED;
 	else if (x.outcome == EV_GONE || x.status == 410)
 		rc = R_GONE;
-	else if (x.outcome == EV_ERROR)
-		rc = ks_error_set(err, KS_EENV, "%s: %s", what, x.message);
-	else if (t == T_DEADLINE)
+	else if (x.outcome == EV_ERROR) {
+		ks_error_set(err, KS_EENV, "%s: %s", what, x.message);
+		rc = R_BROKEN;
+	} else if (t == T_DEADLINE)
 		rc = R_RESYNC;
 	else if (x.status && x.status != 200)
 		rc = answer_error(&x, what, err);
@@ -711,10 +713,16 @@ static void *run(void *arg)
 		case KS_ENOTFOUND:
 			k->have_res = false;
 			break;
-		default:
-			/* an ERROR event may have cost us events: LIST
-			 * again after the pause */
+		case R_BROKEN:
+			/* we may have missed events: LIST again after the
+			 * pause */
 			need_list = true;
+			wait_ms(w, backoff(attempt++));
+			break;
+		default:
+			/* the server or the connection failed: resume from
+			 * the last resourceVersion after the pause (a 410
+			 * then says when that is too old) */
 			wait_ms(w, backoff(attempt++));
 			break;
 		}

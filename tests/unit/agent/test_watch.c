@@ -1,0 +1,564 @@
+/* The watch cache against an in-process devcluster: labelled objects show
+ * up, change and vanish as the cluster changes; a server that goes away and
+ * comes back is resumed, one that lost our resourceVersion (410) re-listed;
+ * an unserved kind is picked up at a resync; stopping is prompt. */
+#include "ks_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dc_thread.h"
+#include "sync/watch.h"
+
+/* ---- helpers ---- */
+
+struct calls {
+	pthread_mutex_t mu;
+	json_t *count; /* app -> number of callbacks */
+	unsigned total;
+};
+
+static void on_change(void *ud, const char *app)
+{
+	struct calls *c = ud;
+	pthread_mutex_lock(&c->mu);
+	json_int_t n = json_integer_value(json_object_get(c->count, app));
+	json_object_set_new(c->count, app, json_integer(n + 1));
+	c->total++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void calls_init(struct calls *c)
+{
+	pthread_mutex_init(&c->mu, NULL);
+	c->count = json_object();
+	c->total = 0;
+}
+
+static void calls_release(struct calls *c)
+{
+	json_decref(c->count);
+	pthread_mutex_destroy(&c->mu);
+}
+
+static json_int_t calls_of(struct calls *c, const char *app)
+{
+	pthread_mutex_lock(&c->mu);
+	json_int_t n = json_integer_value(json_object_get(c->count, app));
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap(void)
+{
+	struct timespec ts = {0, 10 * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static void req(ks_kube_client *c, const char *method, const char *path,
+		const char *ctype, const char *body, long want)
+{
+	ks_kube_req r = {.method = method,
+			 .path = path,
+			 .content_type = ctype,
+			 .body = body,
+			 .body_len = body ? strlen(body) : 0};
+	ks_kube_resp resp;
+	ks_error err;
+	int rc = ks_kube_request(c, &r, &resp, &err);
+	if (rc || resp.status != want)
+		fprintf(stderr, "%s %s: %ld %s\n", method, path, resp.status,
+			rc ? err.msg : "");
+	assert_int_equal(resp.status, want);
+	ks_kube_resp_release(&resp);
+}
+
+static void create_cm(ks_kube_client *c, const char *name, const char *app,
+		      const char *value)
+{
+	char body[512];
+	if (app)
+		snprintf(body, sizeof(body),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+			 "\"metadata\":{\"name\":\"%s\",\"labels\":{"
+			 "\"kusync.io/app\":\"%s\"}},\"data\":{\"x\":\"%s\"}}",
+			 name, app, value);
+	else
+		snprintf(body, sizeof(body),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+			 "\"metadata\":{\"name\":\"%s\"},\"data\":{\"x\":\"%"
+			 "s\"}}",
+			 name, value);
+	req(c, "POST", "/api/v1/namespaces/default/configmaps", NULL, body,
+	    201);
+}
+
+static void patch_cm(ks_kube_client *c, const char *name, const char *patch)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps/%s",
+		 name);
+	req(c, "PATCH", path, "application/merge-patch+json", patch, 200);
+}
+
+/* The object of APP in the cache whose kind and name are given, or NULL
+ * (a new reference). */
+static json_t *find(ks_watch *w, const char *app, const char *kind,
+		    const char *name)
+{
+	json_t *objs = ks_watch_objects(w, app);
+	json_t *found = NULL;
+	size_t i;
+	json_t *o;
+	json_array_foreach(objs, i, o)
+	{
+		const char *k = json_string_value(json_object_get(o, "kind"));
+		const char *n = json_string_value(json_object_get(
+			json_object_get(o, "metadata"), "name"));
+		if (k && n && !strcmp(k, kind) && !strcmp(n, name))
+			found = json_incref(o);
+	}
+	json_decref(objs);
+	return found;
+}
+
+/* The data.x of the ConfigMap NAME of APP, or "" when absent (static). */
+static const char *cm_x(ks_watch *w, const char *app, const char *name)
+{
+	static char buf[128];
+	json_t *o = find(w, app, "ConfigMap", name);
+	const char *x = json_string_value(
+		json_object_get(json_object_get(o, "data"), "x"));
+	snprintf(buf, sizeof(buf), "%s", x ? x : "");
+	json_decref(o);
+	return buf;
+}
+
+/* Waits up to MS for the ConfigMap's data.x to be WANT ("" = absent);
+ * returns the milliseconds it took, or -1. */
+static int64_t wait_cm(ks_watch *w, const char *app, const char *name,
+		       const char *want, int64_t ms)
+{
+	int64_t t0 = now_ms();
+	while (now_ms() - t0 < ms) {
+		if (!strcmp(cm_x(w, app, name), want))
+			return now_ms() - t0;
+		nap();
+	}
+	fprintf(stderr, "%s/%s: x is \"%s\", want \"%s\"\n", app, name,
+		cm_x(w, app, name), want);
+	return -1;
+}
+
+static bool wait_synced(ks_watch *w, int64_t ms)
+{
+	int64_t t0 = now_ms();
+	while (now_ms() - t0 < ms) {
+		if (ks_watch_synced(w))
+			return true;
+		nap();
+	}
+	return false;
+}
+
+static void stop_promptly(ks_watch *w)
+{
+	int64_t t0 = now_ms();
+	ks_watch_stop(w);
+	int64_t took = now_ms() - t0;
+	if (took >= 1500)
+		fprintf(stderr, "stop took %lld ms\n", (long long)took);
+	assert_true(took < 1500);
+}
+
+static ks_kube_client *client_for(const char *url)
+{
+	ks_kube_config cfg = {.server = (char *)(uintptr_t)url,
+			      .namespace = (char *)(uintptr_t) "default"};
+	ks_kube_client *c;
+	ks_error err;
+	assert_int_equal(ks_kube_client_new(&c, &cfg, NULL, &err), 0);
+	return c;
+}
+
+/* ---- tests ---- */
+
+static void watch_follows_labelled_objects(void **state)
+{
+	(void)state;
+	ks_dc_thread t;
+	ks_dc_thread_start(&t, NULL);
+	struct calls calls;
+	calls_init(&calls);
+	ks_kube_client *c = t.client;
+	create_cm(c, "before", "shop", "1");
+	create_cm(c, "plain", NULL, "1");
+
+	json_t *kinds =
+		json_pack("[s, {s:s, s:s}]", "v1:ConfigMap", "apiVersion",
+			  "apps/v1", "kind", "Deployment");
+	ks_watch *w;
+	ks_error err;
+	assert_int_equal(
+		ks_watch_start(&w, c, kinds, 0, on_change, &calls, &err), 0);
+	json_decref(kinds);
+	assert_true(wait_synced(w, 5000));
+
+	/* the first LIST: with apiVersion and kind, and a callback */
+	json_t *o = find(w, "shop", "ConfigMap", "before");
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "apiVersion")),
+			    "v1");
+	assert_non_null(json_object_get(json_object_get(o, "metadata"),
+					"resourceVersion"));
+	json_decref(o);
+	assert_true(calls_of(&calls, "shop") >= 1);
+
+	/* a new labelled object appears within a second */
+	json_int_t before = calls_of(&calls, "shop");
+	create_cm(c, "new", "shop", "a");
+	int64_t took = wait_cm(w, "shop", "new", "a", 5000);
+	assert_true(took >= 0);
+	assert_true(took < 1000);
+	assert_true(calls_of(&calls, "shop") > before);
+
+	/* a Deployment of another app */
+	req(c, "POST", "/apis/apps/v1/namespaces/default/deployments", NULL,
+	    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+	    "\"metadata\":{\"name\":\"web\",\"labels\":{\"kusync.io/app\":"
+	    "\"web\"}},\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":"
+	    "{\"a\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"a\":"
+	    "\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":"
+	    "\"nginx\"}]}}}}",
+	    201);
+	int64_t t0 = now_ms();
+	while (!(o = find(w, "web", "Deployment", "web")) &&
+	       now_ms() - t0 < 5000)
+		nap();
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "apiVersion")),
+			    "apps/v1");
+	json_decref(o);
+	assert_true(calls_of(&calls, "web") >= 1);
+
+	/* an unlabelled object never shows (events arrive in order: once
+	 * the marker is seen, the unlabelled one was handled) */
+	create_cm(c, "plain2", NULL, "1");
+	create_cm(c, "marker", "shop", "m");
+	assert_true(wait_cm(w, "shop", "marker", "m", 5000) >= 0);
+	assert_string_equal(cm_x(w, "shop", "plain"), "");
+	assert_string_equal(cm_x(w, "shop", "plain2"), "");
+	assert_int_equal(calls_of(&calls, ""), 0);
+
+	/* a modification */
+	patch_cm(c, "new", "{\"data\":{\"x\":\"b\"}}");
+	assert_true(wait_cm(w, "shop", "new", "b", 5000) >= 0);
+
+	/* moving an object to another app notifies both */
+	before = calls_of(&calls, "shop");
+	patch_cm(c, "marker",
+		 "{\"metadata\":{\"labels\":{\"kusync.io/app\":\"other\"}}}");
+	assert_true(wait_cm(w, "other", "marker", "m", 5000) >= 0);
+	assert_string_equal(cm_x(w, "shop", "marker"), "");
+	assert_true(calls_of(&calls, "shop") > before);
+
+	/* losing the label removes it */
+	patch_cm(c, "marker",
+		 "{\"metadata\":{\"labels\":{\"kusync.io/app\":null}}}");
+	assert_true(wait_cm(w, "other", "marker", "", 5000) >= 0);
+
+	/* a delete */
+	before = calls_of(&calls, "shop");
+	req(c, "DELETE", "/api/v1/namespaces/default/configmaps/before", NULL,
+	    NULL, 200);
+	assert_true(wait_cm(w, "shop", "before", "", 5000) >= 0);
+	assert_true(calls_of(&calls, "shop") > before);
+	json_t *objs = ks_watch_objects(w, "shop");
+	assert_int_equal(json_array_size(objs), 1); /* "new" */
+	json_decref(objs);
+	objs = ks_watch_objects(w, "nobody");
+	assert_int_equal(json_array_size(objs), 0);
+	json_decref(objs);
+
+	stop_promptly(w);
+	calls_release(&calls);
+	ks_dc_thread_stop(&t);
+}
+
+/* Starts a devcluster with a state file on PORT (0: any). */
+static void start_dc(ks_dc_thread *t, const char *state, int port)
+{
+	char listen[64];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	ks_devcluster_opts o = {
+		.listen = listen, .quiet = true, .state_file = state};
+	ks_dc_thread_start(t, &o);
+}
+
+static int port_of(const char *url)
+{
+	const char *colon = strrchr(url, ':');
+	return colon ? (int)strtol(colon + 1, NULL, 10) : 0;
+}
+
+/* Rewrites the saved state as if the cluster had moved on while we were
+ * away: resourceVersion + 100, ConfigMap NAME's x set to X, GONE deleted;
+ * none of it in any event log. */
+static void edit_state(const char *state, const char *name, const char *x,
+		       const char *gone)
+{
+	json_error_t je;
+	json_t *root = json_load_file(state, 0, &je);
+	assert_non_null(root);
+	json_int_t rv =
+		json_integer_value(json_object_get(root, "resourceVersion"));
+	assert_true(rv > 0);
+	json_object_set_new(root, "resourceVersion", json_integer(rv + 100));
+	json_t *objs = json_object_get(root, "objects");
+	bool changed = false;
+	for (size_t i = 0; i < json_array_size(objs);) {
+		json_t *o = json_array_get(objs, i);
+		const char *n = json_string_value(json_object_get(
+			json_object_get(o, "metadata"), "name"));
+		const char *k = json_string_value(json_object_get(o, "kind"));
+		if (n && k && !strcmp(k, "ConfigMap") && !strcmp(n, gone)) {
+			json_array_remove(objs, i);
+			continue;
+		}
+		if (n && k && !strcmp(k, "ConfigMap") && !strcmp(n, name)) {
+			json_object_set_new(json_object_get(o, "data"), "x",
+					    json_string(x));
+			char rvs[32];
+			snprintf(rvs, sizeof(rvs), "%lld",
+				 (long long)(rv + 100));
+			json_object_set_new(json_object_get(o, "metadata"),
+					    "resourceVersion",
+					    json_string(rvs));
+			changed = true;
+		}
+		i++;
+	}
+	assert_true(changed);
+	assert_int_equal(json_dump_file(root, state, JSON_COMPACT), 0);
+	json_decref(root);
+}
+
+static void watch_survives_restarts_and_410(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ks-watch-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char statef[128];
+	snprintf(statef, sizeof(statef), "%s/state.json", dir);
+
+	ks_dc_thread t;
+	start_dc(&t, statef, 0);
+	int port = port_of(t.url);
+	ks_kube_client *c = client_for(t.url);
+	create_cm(c, "c1", "shop", "1");
+	create_cm(c, "c2", "shop", "2");
+
+	struct calls calls;
+	calls_init(&calls);
+	json_t *kinds = json_pack("[s]", "v1:ConfigMap");
+	ks_watch *w;
+	ks_error err;
+	assert_int_equal(
+		ks_watch_start(&w, c, kinds, 0, on_change, &calls, &err), 0);
+	json_decref(kinds);
+	assert_true(wait_synced(w, 5000));
+	assert_string_equal(cm_x(w, "shop", "c1"), "1");
+
+	/* the server goes away and comes back on the same port: the watch
+	 * reconnects and sees what happens next */
+	ks_dc_thread_stop(&t);
+	start_dc(&t, statef, port);
+	create_cm(c, "c3", "shop", "3");
+	assert_true(wait_cm(w, "shop", "c3", "3", 10000) >= 0);
+	assert_string_equal(cm_x(w, "shop", "c1"), "1");
+
+	/* away again; meanwhile the cluster moved on beyond any event log
+	 * (c1 changed, c2 deleted): the resumed watch gets 410 Gone, and only
+	 * a new LIST can see those changes */
+	ks_dc_thread_stop(&t);
+	edit_state(statef, "c1", "offline", "c2");
+	json_int_t before = calls_of(&calls, "shop");
+	start_dc(&t, statef, port);
+	assert_true(wait_cm(w, "shop", "c1", "offline", 10000) >= 0);
+	assert_true(wait_cm(w, "shop", "c2", "", 5000) >= 0);
+	assert_string_equal(cm_x(w, "shop", "c3"), "3");
+	assert_true(calls_of(&calls, "shop") > before);
+	/* and it watches again after the re-list */
+	create_cm(c, "c4", "shop", "4");
+	assert_true(wait_cm(w, "shop", "c4", "4", 5000) >= 0);
+
+	stop_promptly(w);
+	calls_release(&calls);
+	ks_kube_client_free(c);
+	ks_dc_thread_stop(&t);
+	unlink(statef);
+	rmdir(dir);
+}
+
+static void unserved_kind_is_picked_up_at_resync(void **state)
+{
+	(void)state;
+	ks_dc_thread t;
+	ks_dc_thread_start(&t, NULL);
+	ks_kube_client *c = t.client;
+	json_t *kinds = json_pack("[s]", "example.com/v1:Widget");
+	ks_watch *w;
+	ks_error err;
+	assert_int_equal(ks_watch_start(&w, c, kinds, 300, NULL, NULL, &err),
+			 0);
+	json_decref(kinds);
+	/* not served: synced, nothing cached */
+	assert_true(wait_synced(w, 5000));
+
+	req(c, "POST",
+	    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", NULL,
+	    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":"
+	    "\"CustomResourceDefinition\",\"metadata\":{\"name\":"
+	    "\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+	    "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\","
+	    "\"singular\":\"widget\",\"kind\":\"Widget\"},\"versions\":[{"
+	    "\"name\":\"v1\",\"served\":true,\"storage\":true,\"schema\":{"
+	    "\"openAPIV3Schema\":{\"type\":\"object\","
+	    "\"x-kubernetes-preserve-unknown-fields\":true}}}]}}",
+	    201);
+	req(c, "POST", "/apis/example.com/v1/namespaces/default/widgets", NULL,
+	    "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\","
+	    "\"metadata\":{\"name\":\"w1\",\"labels\":{\"kusync.io/app\":"
+	    "\"shop\"}},\"spec\":{\"size\":1}}",
+	    201);
+	json_t *o = NULL;
+	int64_t t0 = now_ms();
+	while (!(o = find(w, "shop", "Widget", "w1")) && now_ms() - t0 < 5000)
+		nap();
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "apiVersion")),
+			    "example.com/v1");
+	json_decref(o);
+
+	/* once served it is watched, not only re-listed */
+	req(c, "PATCH", "/apis/example.com/v1/namespaces/default/widgets/w1",
+	    "application/merge-patch+json", "{\"spec\":{\"size\":2}}", 200);
+	t0 = now_ms();
+	json_int_t size = 0;
+	while (size != 2 && now_ms() - t0 < 5000) {
+		o = find(w, "shop", "Widget", "w1");
+		size = json_integer_value(
+			json_object_get(json_object_get(o, "spec"), "size"));
+		json_decref(o);
+		nap();
+	}
+	assert_int_equal(size, 2);
+	stop_promptly(w);
+	ks_dc_thread_stop(&t);
+}
+
+/* A listener that never accepts: requests hang until stopped. */
+static int blackhole(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	socklen_t len = sizeof(a);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void stop_is_prompt_when_the_server_hangs_or_is_gone(void **state)
+{
+	(void)state;
+	int port;
+	int fd = blackhole(&port);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	ks_kube_client *c = client_for(url);
+	json_t *kinds =
+		json_pack("[s, s]", "v1:ConfigMap", "apps/v1:Deployment");
+	ks_watch *w;
+	ks_error err;
+	assert_int_equal(ks_watch_start(&w, c, kinds, 0, NULL, NULL, &err), 0);
+	struct timespec ts = {0, 300 * 1000000L};
+	nanosleep(&ts, NULL);
+	assert_false(ks_watch_synced(w));
+	stop_promptly(w);
+	close(fd);
+
+	/* nothing listens any more: connections are refused, the watch backs
+	 * off */
+	assert_int_equal(ks_watch_start(&w, c, kinds, 0, NULL, NULL, &err), 0);
+	nanosleep(&ts, NULL);
+	assert_false(ks_watch_synced(w));
+	stop_promptly(w);
+	json_decref(kinds);
+	ks_kube_client_free(c);
+}
+
+static void malformed_kinds_are_refused(void **state)
+{
+	(void)state;
+	ks_kube_client *c = client_for("http://127.0.0.1:1");
+	const char *bad[] = {"[\"ConfigMap\"]",
+			     "[\":ConfigMap\"]",
+			     "[\"v1:\"]",
+			     "[{\"kind\":\"ConfigMap\"}]",
+			     "[1]",
+			     "{}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		json_t *k = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+		assert_non_null(k);
+		ks_watch *w = (ks_watch *)1;
+		ks_error err;
+		assert_int_equal(ks_watch_start(&w, c, k, 0, NULL, NULL, &err),
+				 KS_EINVAL);
+		assert_null(w);
+		json_decref(k);
+	}
+	/* an empty watch is synced at once and can grow */
+	json_t *none = json_array();
+	ks_watch *w;
+	ks_error err;
+	assert_int_equal(ks_watch_start(&w, c, none, 0, NULL, NULL, &err), 0);
+	assert_true(ks_watch_synced(w));
+	json_t *bad1 = json_pack("[s]", "v1");
+	assert_int_equal(ks_watch_add_kinds(w, bad1, &err), KS_EINVAL);
+	json_decref(bad1);
+	json_decref(none);
+	stop_promptly(w);
+	ks_kube_client_free(c);
+}
+
+static int watch_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(watch_follows_labelled_objects),
+		cmocka_unit_test(watch_survives_restarts_and_410),
+		cmocka_unit_test(unserved_kind_is_picked_up_at_resync),
+		cmocka_unit_test(
+			stop_is_prompt_when_the_server_hangs_or_is_gone),
+		cmocka_unit_test(malformed_kinds_are_refused),
+	};
+	return cmocka_run_group_tests_name("agent/watch", tests, NULL, NULL);
+}
+KS_TEST_GROUP(watch_tests)
