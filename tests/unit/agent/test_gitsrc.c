@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -397,6 +398,76 @@ static void fetch_errors_hide_credentials(void **state)
 	assert_non_null(strstr(err.msg, "http://127.0.0.1:"));
 }
 
+/* An HTTP server that answers every request with 401 (basic auth). */
+typedef struct deny_server {
+	int fd, port, requests;
+	volatile int stop;
+	pthread_t th;
+} deny_server;
+
+static void *deny_loop(void *arg)
+{
+	deny_server *d = arg;
+	while (!d->stop) {
+		struct pollfd p = {.fd = d->fd, .events = POLLIN};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		int c = accept(d->fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		char buf[4096];
+		size_t got = 0;
+		while (got < sizeof(buf) - 1) {
+			ssize_t n = read(c, buf + got, sizeof(buf) - 1 - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			buf[got] = '\0';
+			if (strstr(buf, "\r\n\r\n"))
+				break;
+		}
+		d->requests++;
+		static const char resp[] =
+			"HTTP/1.1 401 Unauthorized\r\n"
+			"WWW-Authenticate: Basic realm=\"git\"\r\n"
+			"Content-Length: 0\r\nConnection: close\r\n\r\n";
+		ssize_t w = write(c, resp, sizeof(resp) - 1);
+		(void)w;
+		close(c);
+	}
+	return NULL;
+}
+
+static void fetch_gives_up_on_rejected_credentials(void **state)
+{
+	fixture *f = *state;
+	deny_server d = {.fd = -1};
+	d.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	assert_int_equal(bind(d.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(d.fd, 16), 0);
+	assert_int_equal(getsockname(d.fd, (struct sockaddr *)&a, &len), 0);
+	d.port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&d.th, NULL, deny_loop, &d), 0);
+
+	char url[128], got[41];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/repo.git", d.port);
+	ks_git_creds cr = {.username = "bob", .password = "wrong-token"};
+	ks_error err = {0};
+	int rc = ks_git_fetch(f->cache, url, "refs/heads/main", &cr, 30000,
+			      NULL, got, &err);
+	d.stop = 1;
+	pthread_join(d.th, NULL);
+	close(d.fd);
+	assert_int_equal(rc, KS_EENV);
+	assert_non_null(strstr(err.msg, "authentication failed"));
+	assert_null(strstr(err.msg, "wrong-token"));
+	/* The first request without credentials, then three attempts. */
+	assert_true(d.requests >= 2 && d.requests <= 5);
+}
+
 /* ---- stacks from the tree ---- */
 
 /* Copies examples/demo into a new repository under TMP/demo-src as
@@ -609,6 +680,9 @@ static int gitsrc_tests(void)
 			corrupt_or_moved_cache_is_recloned, setup, teardown),
 		cmocka_unit_test_setup_teardown(fetch_errors_hide_credentials,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			fetch_gives_up_on_rejected_credentials, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(stacks_render_like_the_folders,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
