@@ -832,8 +832,10 @@ static void cell_message(char *out, size_t len, const json_t *cell,
 		snprintf(out, len, "%s", what);
 }
 
-/* 0 every cell healthy; 1 a cell failed (stored Failed); negative. */
-static int deploy(const ks_pipeline_env *env, json_t *rel, ks_error *err)
+/* 0 every cell healthy; 1 a cell failed (stored Failed); negative.
+ * ROLLBACK: whether a failure is to be rolled back. */
+static int deploy(const ks_pipeline_env *env, json_t *rel, bool rollback,
+		  ks_error *err)
 {
 	json_t *cells = json_object_get(rel, "cells");
 	for (size_t i = 0; i < json_array_size(cells); i++) {
@@ -866,12 +868,16 @@ static int deploy(const ks_pipeline_env *env, json_t *rel, ks_error *err)
 			set_str(cell, "phase", KS_PHASE_SUCCEEDED);
 			continue;
 		}
-		char full[1200];
+		char full[1400];
 		cell_message(full, sizeof(full), cell, msg);
 		set_str(cell, "phase", KS_PHASE_FAILED);
 		set_phase(rel, KS_PHASE_FAILED);
+		if (!rollback && deploy_flag(rel, "rollbackIfFailed"))
+			snprintf(full + strlen(full),
+				 sizeof(full) - strlen(full),
+				 "; no earlier succeeded release to roll back "
+				 "to: nothing was reverted");
 		set_str(rel, "message", full);
-		bool rollback = deploy_flag(rel, "rollbackIfFailed");
 		if (rollback) {
 			json_object_set_new(rel, "rollbackPending",
 					    json_true());
@@ -1009,7 +1015,10 @@ int ks_pipeline_run(const ks_pipeline_env *env, json_t *release,
 	}
 	ph = phase_of(release);
 	if (!streq(ph, KS_PHASE_ROLLINGBACK) && !streq(ph, KS_PHASE_FAILED)) {
-		rc = deploy(env, release, err);
+		rc = deploy(env, release,
+			    previous &&
+				    deploy_flag(release, "rollbackIfFailed"),
+			    err);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
