@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/http.h"
 #include "dc_thread.h"
 #include "sync/watch.h"
 
@@ -515,6 +516,211 @@ static void stop_is_prompt_when_the_server_hangs_or_is_gone(void **state)
 	ks_kube_client_free(c);
 }
 
+/* ---- a scripted API server: bookmarks, split lines, ERROR 410 ---- */
+
+struct script {
+	pthread_mutex_t mu;
+	unsigned lists;
+	char watch_rvs[8][32]; /* resourceVersion of each watch */
+	unsigned watches;
+	ks_http_exchange *held; /* the last watch, kept open */
+	uv_loop_t loop;
+	uv_async_t stop;
+	ks_http_server *http;
+	pthread_t thread;
+	int port;
+};
+
+static void send_json(ks_http_exchange *ex, int status, const char *body)
+{
+	ks_http_header h = {"Content-Type", "application/json"};
+	ks_http_respond(ex, status, &h, 1, body, strlen(body));
+}
+
+static void held_closed(void *ud)
+{
+	struct script *sc = ud;
+	if (sc->held)
+		ks_http_drop(sc->held);
+	sc->held = NULL;
+}
+
+static void stream_lines(ks_http_exchange *ex, const char *const *chunks)
+{
+	ks_http_header h = {"Content-Type", "application/json"};
+	ks_http_stream_begin(ex, 200, &h, 1);
+	for (size_t i = 0; chunks[i]; i++)
+		ks_http_stream_write(ex, chunks[i], strlen(chunks[i]));
+}
+
+#define CM_A(x, rv)                                                            \
+	"{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\","             \
+	"\"resourceVersion\":\"" rv "\",\"labels\":{\"kusync.io/app\":"        \
+	"\"shop\"}},\"data\":{\"x\":\"" x "\"}}"
+
+static void script_handler(void *ud, const ks_http_request *r,
+			   ks_http_exchange *ex)
+{
+	struct script *sc = ud;
+	if (!strcmp(r->path, "/api/v1")) {
+		send_json(ex, 200,
+			  "{\"kind\":\"APIResourceList\",\"groupVersion\":"
+			  "\"v1\",\"resources\":[{\"name\":\"configmaps\","
+			  "\"namespaced\":true,\"kind\":\"ConfigMap\","
+			  "\"verbs\":[\"get\",\"list\",\"watch\"]}]}");
+		return;
+	}
+	if (strcmp(r->path, "/api/v1/configmaps")) {
+		send_json(ex, 404, "{}");
+		return;
+	}
+	char *watch = ks_http_query_get(r->query, "watch");
+	char *rv = ks_http_query_get(r->query, "resourceVersion");
+	char *sel = ks_http_query_get(r->query, "labelSelector");
+	bool selected = sel && !strcmp(sel, "kusync.io/app");
+	free(sel);
+	pthread_mutex_lock(&sc->mu);
+	unsigned n;
+	if (!watch) {
+		n = ++sc->lists;
+		pthread_mutex_unlock(&sc->mu);
+		if (!selected)
+			send_json(ex, 400, "{}");
+		else if (n == 1)
+			send_json(ex, 200,
+				  "{\"kind\":\"ConfigMapList\",\"apiVersion\":"
+				  "\"v1\",\"metadata\":{\"resourceVersion\":"
+				  "\"10\"},\"items\":[" CM_A("1", "9") "]}");
+		else
+			send_json(ex, 200,
+				  "{\"kind\":\"ConfigMapList\",\"apiVersion\":"
+				  "\"v1\",\"metadata\":{\"resourceVersion\":"
+				  "\"50\"},\"items\":[" CM_A("relisted",
+							     "45") "]}");
+		free(rv);
+		return;
+	}
+	n = sc->watches++;
+	if (n < 8)
+		snprintf(sc->watch_rvs[n], sizeof(sc->watch_rvs[n]), "%s",
+			 rv ? rv : "");
+	pthread_mutex_unlock(&sc->mu);
+	free(watch);
+	free(rv);
+	if (n == 0) {
+		/* a new object, its line split over two chunks, a bookmark,
+		 * and the end of the stream */
+		const char *const chunks[] = {
+			"{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"v1\","
+			"\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\","
+			"\"namespace\":\"default\",\"resourceVersion\":\"11\","
+			"\"labe",
+			"ls\":{\"kusync.io/app\":\"shop\"}},\"data\":{\"x\":"
+			"\"b\"}}}\n{\"type\":\"BOOKMARK\",\"object\":{\"kind\":"
+			"\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":{"
+			"\"resourceVersion\":\"20\",\"creationTimestamp\":"
+			"null}}}\n",
+			NULL};
+		stream_lines(ex, chunks);
+		ks_http_stream_end(ex);
+	} else if (n == 1) {
+		const char *const chunks[] = {
+			"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
+			"\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
+			"\"Failure\",\"message\":\"The resourceVersion for the "
+			"provided watch is too old.\",\"reason\":\"Expired\","
+			"\"code\":410}}\n",
+			NULL};
+		stream_lines(ex, chunks);
+		ks_http_stream_end(ex);
+	} else {
+		const char *const chunks[] = {"", NULL};
+		stream_lines(ex, chunks);
+		if (sc->held)
+			ks_http_drop(sc->held);
+		sc->held = ex;
+		ks_http_on_close(ex, held_closed, sc);
+	}
+}
+
+static void script_on_stop(uv_async_t *a)
+{
+	struct script *sc = a->data;
+	ks_http_server_close(sc->http, NULL, NULL);
+	uv_close((uv_handle_t *)&sc->stop, NULL);
+}
+
+static void *script_run(void *arg)
+{
+	struct script *sc = arg;
+	uv_run(&sc->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static void watch_resumes_from_bookmarks_and_relists_on_410(void **state)
+{
+	(void)state;
+	struct script sc;
+	memset(&sc, 0, sizeof(sc));
+	pthread_mutex_init(&sc.mu, NULL);
+	assert_int_equal(uv_loop_init(&sc.loop), 0);
+	uv_async_init(&sc.loop, &sc.stop, script_on_stop);
+	sc.stop.data = &sc;
+	sc.http = ks_http_server_new(&sc.loop, NULL, script_handler, &sc);
+	ks_error err;
+	assert_int_equal(ks_http_server_listen(sc.http, "127.0.0.1:0", &err),
+			 0);
+	sc.port = ks_http_server_port(sc.http);
+	assert_int_equal(pthread_create(&sc.thread, NULL, script_run, &sc), 0);
+
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", sc.port);
+	ks_kube_client *c = client_for(url);
+	struct calls calls;
+	calls_init(&calls);
+	json_t *kinds = json_pack("[s]", "v1:ConfigMap");
+	ks_watch *w;
+	assert_int_equal(
+		ks_watch_start(&w, c, kinds, 0, on_change, &calls, &err), 0);
+	json_decref(kinds);
+
+	/* the third watch is the one after the re-list */
+	int64_t t0 = now_ms();
+	for (;;) {
+		pthread_mutex_lock(&sc.mu);
+		unsigned n = sc.watches;
+		pthread_mutex_unlock(&sc.mu);
+		if (n >= 3 || now_ms() - t0 > 5000)
+			break;
+		nap();
+	}
+	assert_true(wait_cm(w, "shop", "a", "relisted", 5000) >= 0);
+	/* b came from the first stream only; the re-list lost it */
+	assert_string_equal(cm_x(w, "shop", "b"), "");
+	json_t *o = find(w, "shop", "ConfigMap", "a");
+	assert_string_equal(json_string_value(json_object_get(o, "kind")),
+			    "ConfigMap");
+	json_decref(o);
+
+	pthread_mutex_lock(&sc.mu);
+	assert_int_equal(sc.lists, 2);
+	assert_int_equal(sc.watches, 3);
+	assert_string_equal(sc.watch_rvs[0], "10"); /* the list's */
+	assert_string_equal(sc.watch_rvs[1], "20"); /* the bookmark's */
+	assert_string_equal(sc.watch_rvs[2], "50"); /* the re-list's */
+	pthread_mutex_unlock(&sc.mu);
+	/* a (list 1), b (stream), a and b (re-list) */
+	assert_true(calls_of(&calls, "shop") >= 3);
+
+	stop_promptly(w);
+	calls_release(&calls);
+	ks_kube_client_free(c);
+	uv_async_send(&sc.stop);
+	pthread_join(sc.thread, NULL);
+	assert_int_equal(uv_loop_close(&sc.loop), 0);
+	pthread_mutex_destroy(&sc.mu);
+}
+
 static void malformed_kinds_are_refused(void **state)
 {
 	(void)state;
@@ -555,6 +761,8 @@ static int watch_tests(void)
 		cmocka_unit_test(watch_follows_labelled_objects),
 		cmocka_unit_test(watch_survives_restarts_and_410),
 		cmocka_unit_test(unserved_kind_is_picked_up_at_resync),
+		cmocka_unit_test(
+			watch_resumes_from_bookmarks_and_relists_on_410),
 		cmocka_unit_test(
 			stop_is_prompt_when_the_server_hangs_or_is_gone),
 		cmocka_unit_test(malformed_kinds_are_refused),
