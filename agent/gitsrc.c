@@ -8,10 +8,11 @@
  */
 #define _GNU_SOURCE /* pipe2, nftw */
 #include "agent/gitsrc.h"
+#include "agent/gitsrc_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <ftw.h>
 #include <git2.h>
 #include <jansson.h>
@@ -216,6 +217,28 @@ static bool hashed_host_matches(const char *pat, size_t len, const char *name)
 	return ok;
 }
 
+/* OpenSSH's host patterns: '*' and '?' only ("[host]:port" is literal),
+ * case-insensitive. */
+static bool wildcard_match(const char *pat, const char *s)
+{
+	for (; *pat; pat++, s++) {
+		if (*pat == '*') {
+			while (pat[1] == '*')
+				pat++;
+			for (const char *t = s;; t++) {
+				if (wildcard_match(pat + 1, t))
+					return true;
+				if (!*t)
+					return false;
+			}
+		}
+		if (!*s || (*pat != '?' && tolower((unsigned char)*pat) !=
+						   tolower((unsigned char)*s)))
+			return false;
+	}
+	return !*s;
+}
+
 /* Whether the host field HOSTS (comma-separated patterns, maybe hashed,
  * maybe negated) of a known_hosts line applies to NAME. */
 static bool known_host_applies(const char *hosts, const char *name)
@@ -231,7 +254,7 @@ static bool known_host_applies(const char *hosts, const char *name)
 		if (pp[0] == '|')
 			m = hashed_host_matches(pp, strlen(pp), name);
 		else
-			m = fnmatch(pp, name, FNM_CASEFOLD) == 0;
+			m = wildcard_match(pp, name);
 		free(pat);
 		if (m && neg)
 			return false;
@@ -297,21 +320,16 @@ static void check_known_line(char *line, const char *name,
 		*state = KH_MISMATCH;
 }
 
-static int check_host_key(fetch_ctx *c, const git_cert_hostkey *hk,
-			  const char *host)
+int ks_git_check_host_key(const char *file, const char *host, int port,
+			  const git_cert_hostkey *hk, char *why, size_t whylen)
 {
-	if (!c->known_hosts_file)
-		return cb_fail(c, KS_EENV,
-			       "ssh host key of \"%s\" cannot be verified: no "
-			       "knownHostsFile is configured",
-			       host);
 	char *data = NULL;
 	size_t len = 0;
 	ks_error e;
-	if (ks_read_file(c->known_hosts_file, MAX_KNOWN_HOSTS, &data, &len,
-			 &e) < 0)
-		return cb_fail(c, KS_EENV, "%s", e.msg);
-	int port = ssh_port(c->url);
+	if (ks_read_file(file, MAX_KNOWN_HOSTS, &data, &len, &e) < 0) {
+		snprintf(why, whylen, "%s", e.msg);
+		return KS_EENV;
+	}
 	char name[300];
 	if (port == 22)
 		snprintf(name, sizeof(name), "%s", host);
@@ -327,22 +345,38 @@ static int check_host_key(fetch_ctx *c, const git_cert_hostkey *hk,
 	case KH_MATCH:
 		return 0;
 	case KH_REVOKED:
-		return cb_fail(c, KS_EENV,
-			       "ssh host key of \"%s\" is revoked in %s", name,
-			       c->known_hosts_file);
+		snprintf(why, whylen, "ssh host key of \"%s\" is revoked in %s",
+			 name, file);
+		break;
 	case KH_MISMATCH:
-		return cb_fail(c, KS_EENV,
-			       "ssh host key of \"%s\" does not match %s "
-			       "(the key changed, or someone is intercepting "
-			       "the connection)",
-			       name, c->known_hosts_file);
+		snprintf(why, whylen,
+			 "ssh host key of \"%s\" does not match %s (the key "
+			 "changed, or someone is intercepting the connection)",
+			 name, file);
+		break;
 	default:
-		return cb_fail(c, KS_EENV,
-			       "ssh host \"%s\" is not in %s (no trust on "
-			       "first use: add its key, e.g. from ssh-keyscan, "
-			       "after checking it)",
-			       name, c->known_hosts_file);
+		snprintf(why, whylen,
+			 "ssh host \"%s\" is not in %s (no trust on first "
+			 "use: add its key, e.g. from ssh-keyscan, after "
+			 "checking it)",
+			 name, file);
 	}
+	return KS_EENV;
+}
+
+static int check_host_key(fetch_ctx *c, const git_cert_hostkey *hk,
+			  const char *host)
+{
+	if (!c->known_hosts_file)
+		return cb_fail(c, KS_EENV,
+			       "ssh host key of \"%s\" cannot be verified: no "
+			       "knownHostsFile is configured",
+			       host);
+	char why[512];
+	if (ks_git_check_host_key(c->known_hosts_file, host, ssh_port(c->url),
+				  hk, why, sizeof(why)) < 0)
+		return cb_fail(c, KS_EENV, "%s", why);
+	return 0;
 }
 
 static int cb_certificate(git_cert *cert, int valid, const char *host,
