@@ -37,7 +37,8 @@ void ks_metrics_define(ks_metrics *m, const char *name, const char *type,
 /*
  * Counters and gauges: adds V to the series of NAME with the labels that
  * follow ("k", "v", ..., NULL; just NULL for none), created at 0. Label
- * values are escaped on output (\\, \", \n).
+ * values are escaped on output (\\, \", \n). A counter only grows: V must
+ * not be negative. Label keys are Prometheus names other than "le".
  */
 void ks_metrics_add(ks_metrics *m, const char *name, double v, ...)
 	__attribute__((sentinel));

@@ -67,13 +67,22 @@ typedef struct ks_hook_event {
  *
  * Order of checks: a body over KS_HOOK_MAX_BODY -> TOO_LARGE (before any
  * HMAC); a missing, malformed, wrong or SHA-1-only signature (or token),
- * or an empty secret -> UNAUTHORIZED; a body that is not a JSON object, or
- * a push without string "ref" and "after" -> BAD_REQUEST; otherwise
- * ACCEPTED. Kinds: PUSH (any ref; the caller decides IGNORED for refs it
- * does not follow), MR_APPROVED, MR_MERGED, and OTHER for everything else
- * (ping, comments, a closed-unmerged PR, a branch deletion: a push whose
- * "after" is all zeros). The delivery id comes from the provider's
- * delivery header (ACCEPTED events only). ks_hook_verify never returns
+ * or an empty secret -> UNAUTHORIZED; a delivery id over 256 bytes ->
+ * BAD_REQUEST. Then only the events that matter have their body parsed
+ * (github: push, pull_request, pull_request_review; gitea: push,
+ * pull_request, pull_request_approved, pull_request_review_approved;
+ * gitlab: Push Hook, Tag Push Hook, Merge Request Hook; generic: every
+ * delivery is a push); any other event, or none, is ACCEPTED as OTHER
+ * whatever its body. A parsed body that is not a JSON object (duplicate
+ * keys refused), a push without a non-empty string "ref" and an "after"
+ * of 40 or 64 hex digits, an approval without a login or an MR event
+ * without repository and number -> BAD_REQUEST; otherwise ACCEPTED.
+ * Kinds: PUSH (any ref; the caller decides IGNORED for refs it does not
+ * follow; "after" lower-cased), MR_APPROVED, MR_MERGED, and OTHER for
+ * everything else (ping, comments, a closed-unmerged PR, a branch
+ * deletion: a push whose "after" is all zeros, with ref and after set).
+ * The delivery id comes from the provider's delivery header (ACCEPTED
+ * events only; NULL when absent or empty). ks_hook_verify never returns
  * IGNORED or DUPLICATE: the caller decides those (replay cache below).
  *
  * WHY (may be NULL) gets a short human reason for anything but ACCEPTED

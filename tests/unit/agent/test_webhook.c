@@ -306,6 +306,36 @@ static void gitlab_token(void **state)
 	ks_hook_event_release(&ev);
 }
 
+static void delivery_ids(void **state)
+{
+	(void)state;
+	const char *body = "{\"ref\":\"refs/heads/main\",\"after\":\"" C1 "\"}";
+	char sig[80], id[300];
+	snprintf(sig, sizeof(sig), "%s", sig256("k", body));
+	hreq q;
+	ks_hook_event ev;
+	memset(id, 'a', 256);
+	id[256] = '\0';
+	mkreq(&q, body, strlen(body), "X-Signature", sig, "X-Delivery-Id", id,
+	      NULL, NULL);
+	assert_int_equal(verify(KS_WEBHOOK_GENERIC, "k", &q, &ev),
+			 KS_HOOK_ACCEPTED);
+	assert_int_equal(strlen(ev.delivery), 256);
+	ks_hook_event_release(&ev);
+	id[256] = 'a';
+	id[257] = '\0';
+	assert_int_equal(verify(KS_WEBHOOK_GENERIC, "k", &q, &ev),
+			 KS_HOOK_BAD_REQUEST);
+	assert_null(ev.delivery);
+	/* an empty id is no id */
+	mkreq(&q, body, strlen(body), "X-Signature", sig, "X-Delivery-Id", "",
+	      NULL, NULL);
+	assert_int_equal(verify(KS_WEBHOOK_GENERIC, "k", &q, &ev),
+			 KS_HOOK_ACCEPTED);
+	assert_null(ev.delivery);
+	ks_hook_event_release(&ev);
+}
+
 static ks_hook_result generic(const char *body, ks_hook_event *ev)
 {
 	hreq q;
@@ -727,6 +757,7 @@ static int webhook_tests(void)
 		cmocka_unit_test(gitea_signature),
 		cmocka_unit_test(gitlab_token),
 		cmocka_unit_test(generic_push),
+		cmocka_unit_test(delivery_ids),
 		cmocka_unit_test(push_events),
 		cmocka_unit_test(bad_bodies),
 		cmocka_unit_test(size_limit),
