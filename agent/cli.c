@@ -35,6 +35,17 @@ static const ks_command commands[] = {
 	 ks_usage_drift, ks_cmd_drift},
 	{"agent", "run the GitOps agent (sources, webhooks, API, drift)",
 	 ks_usage_agent, ks_cmd_agent},
+	{"status", "show the agent's apps and releases", ks_usage_status,
+	 ks_cmd_status},
+	{"approve", "approve a release awaiting approval", ks_usage_approve,
+	 ks_cmd_approve},
+	{"rollback", "roll an app back to an earlier release",
+	 ks_usage_rollback, ks_cmd_rollback},
+	{"sync", "make the agent reconcile an app now", ks_usage_sync,
+	 ks_cmd_sync},
+	{"suspend", "stop reconciling an app", ks_usage_suspend,
+	 ks_cmd_suspend},
+	{"resume", "resume reconciling an app", ks_usage_resume, ks_cmd_resume},
 #endif
 #ifdef KS_HAVE_DEVCLUSTER
 	{"devcluster", "run a local Kubernetes API server for trying kusync",

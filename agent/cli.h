@@ -60,4 +60,18 @@ extern const char ks_usage_drift[];
 int ks_cmd_agent(int argc, char **argv);
 extern const char ks_usage_agent[];
 
+/* The agent's client commands (agent/cmd_client.c). */
+int ks_cmd_status(int argc, char **argv);
+int ks_cmd_approve(int argc, char **argv);
+int ks_cmd_rollback(int argc, char **argv);
+int ks_cmd_sync(int argc, char **argv);
+int ks_cmd_suspend(int argc, char **argv);
+int ks_cmd_resume(int argc, char **argv);
+extern const char ks_usage_status[];
+extern const char ks_usage_approve[];
+extern const char ks_usage_rollback[];
+extern const char ks_usage_sync[];
+extern const char ks_usage_suspend[];
+extern const char ks_usage_resume[];
+
 #endif
