@@ -88,14 +88,15 @@ static void scrub_secret(char *s, size_t cap, const char *secret)
 	if (!secret || strlen(secret) < 3)
 		return;
 	size_t n = strlen(secret);
-	char *p;
-	while ((p = strstr(s, secret))) {
+	char *from = s, *p;
+	while ((p = strstr(from, secret))) {
 		size_t tail = strlen(p + n);
 		if (p + 3 + tail + 1 > s + cap)
 			tail = (size_t)(s + cap - p) - 4;
 		memmove(p + 3, p + n, tail);
 		p[3 + tail] = '\0';
 		memcpy(p, "***", 3);
+		from = p + 3;
 	}
 }
 
@@ -506,40 +507,76 @@ static int fetch_error(fetch_ctx *c, ks_error *err, const char *what)
 	return KS_EENV;
 }
 
-static int do_fetch(fetch_ctx *c, const char *repo_dir, const char *ref,
-		    char commit[41], ks_error *err)
+/* Whether the last libgit2 error says the local repository is broken
+ * (rather than the network, the server or our callbacks). */
+static bool local_damage(const fetch_ctx *c)
 {
-	char *refspec = ks_xasprintf("+%s:" HEAD_REF, ref);
-	git_repository *repo = NULL;
-	git_remote *remote = NULL;
+	const git_error *ge = git_error_last();
+	if (c->code || !ge)
+		return false;
+	switch (ge->klass) {
+	case GIT_ERROR_ODB:
+	case GIT_ERROR_OBJECT:
+	case GIT_ERROR_REFERENCE:
+	case GIT_ERROR_REPOSITORY:
+	case GIT_ERROR_ZLIB:
+	case GIT_ERROR_CONFIG:
+	case GIT_ERROR_FILESYSTEM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Resolves HEAD_REF to a commit whose tree is present. */
+static int resolve_head(fetch_ctx *c, git_repository *repo, const char *ref,
+			char commit[41], bool *damaged, ks_error *err)
+{
 	git_reference *head = NULL;
 	git_object *obj = NULL;
-	int rc = prepare_cache(&repo, repo_dir, c->url, refspec, err);
-	if (rc < 0)
-		goto out;
-	remove_stale_locks(repo_dir);
-	if (git_remote_lookup(&remote, repo, "origin") < 0) {
-		rc = fetch_error(c, err, "no remote");
-		goto out;
+	git_tree *tree = NULL;
+	int rc = git_reference_lookup(&head, repo, HEAD_REF);
+	if (rc == 0)
+		rc = git_reference_peel(&obj, head, GIT_OBJECT_COMMIT);
+	if (rc == 0)
+		rc = git_commit_tree(&tree, (git_commit *)obj);
+	if (rc == GIT_EPEEL) {
+		char *u = display_url(c->url);
+		rc = ks_error_set(err, KS_EINVAL,
+				  "%s: ref \"%s\" does not point to a commit",
+				  u, ref);
+		free(u);
+	} else if (rc < 0) {
+		*damaged = true;
+		git_fail(err, KS_EIO, c->url, "the git cache is damaged");
+		rc = KS_EIO;
+	} else {
+		git_oid_tostr(commit, 41, git_object_id(obj));
 	}
+	git_tree_free(tree);
+	git_object_free(obj);
+	git_reference_free(head);
+	return rc;
+}
+
+/* Connects, checks that REF exists, fetches it. */
+static int fetch_ref(fetch_ctx *c, git_remote *remote, const char *ref,
+		     char *refspec, bool *damaged, ks_error *err)
+{
 	git_remote_callbacks cbs;
 	git_remote_init_callbacks(&cbs, GIT_REMOTE_CALLBACKS_VERSION);
 	cbs.credentials = cb_credentials;
 	cbs.certificate_check = cb_certificate;
 	cbs.payload = c;
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, NULL, NULL) <
-	    0) {
-		rc = fetch_error(c, err, "cannot connect");
-		goto out;
-	}
+	    0)
+		return fetch_error(c, err, "cannot connect");
 	if (!remote_has_ref(remote, ref)) {
 		char *u = display_url(c->url);
-		rc = ks_error_set(err, KS_EINVAL,
-				  "%s: no ref \"%s\" on the "
-				  "server",
-				  u, ref);
+		ks_error_set(err, KS_EINVAL, "%s: no ref \"%s\" on the server",
+			     u, ref);
 		free(u);
-		goto out;
+		return KS_EINVAL;
 	}
 	git_fetch_options fo;
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
@@ -550,27 +587,54 @@ static int do_fetch(fetch_ctx *c, const char *repo_dir, const char *ref,
 	char *specs[] = {refspec};
 	git_strarray sa = {specs, 1};
 	if (git_remote_fetch(remote, &sa, &fo, "kusync fetch") < 0) {
-		rc = fetch_error(c, err, "fetch failed");
+		*damaged = local_damage(c);
+		return fetch_error(c, err, "fetch failed");
+	}
+	return 0;
+}
+
+static int fetch_once(fetch_ctx *c, const char *repo_dir, const char *ref,
+		      char commit[41], bool *damaged, ks_error *err)
+{
+	char *refspec = ks_xasprintf("+%s:" HEAD_REF, ref);
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	int rc = prepare_cache(&repo, repo_dir, c->url, refspec, err);
+	if (rc < 0)
+		goto out;
+	remove_stale_locks(repo_dir);
+	if (git_remote_lookup(&remote, repo, "origin") < 0) {
+		*damaged = true;
+		rc = fetch_error(c, err, "no remote");
 		goto out;
 	}
-	if (git_reference_lookup(&head, repo, HEAD_REF) < 0 ||
-	    git_reference_peel(&obj, head, GIT_OBJECT_COMMIT) < 0) {
-		char *u = display_url(c->url);
-		rc = ks_error_set(err, KS_EINVAL,
-				  "%s: ref \"%s\" does not point to a commit",
-				  u, ref);
-		free(u);
-		goto out;
-	}
-	git_oid_tostr(commit, 41, git_object_id(obj));
-	rc = 0;
+	rc = fetch_ref(c, remote, ref, refspec, damaged, err);
+	if (rc == 0)
+		rc = resolve_head(c, repo, ref, commit, damaged, err);
 out:
-	git_object_free(obj);
-	git_reference_free(head);
 	git_remote_free(remote);
 	git_repository_free(repo);
 	free(refspec);
 	return rc;
+}
+
+/* Fetches; a cache found damaged on the way is removed and cloned again,
+ * once. */
+static int do_fetch(fetch_ctx *c, const char *repo_dir, const char *ref,
+		    char commit[41], ks_error *err)
+{
+	bool damaged = false;
+	int rc = fetch_once(c, repo_dir, ref, commit, &damaged, err);
+	if (rc == 0 || !damaged)
+		return rc;
+	if (remove_tree(repo_dir) < 0)
+		return ks_error_set(err, KS_EIO,
+				    "cannot remove the damaged git cache "
+				    "\"%s\": %s",
+				    repo_dir, strerror(errno));
+	damaged = false;
+	c->auth_tries = 0;
+	return fetch_once(c, repo_dir, ref, commit, &damaged, err);
 }
 
 static const char *json_str(const json_t *o, const char *key)

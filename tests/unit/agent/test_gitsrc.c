@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/sha.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #include "agent/gitsrc.h"
+#include "agent/gitsrc_internal.h"
+#include "core/base64.h"
 #include "core/json.h"
 #include "core/mem.h"
 #include "render/render.h"
@@ -359,6 +362,13 @@ static void corrupt_or_moved_cache_is_recloned(void **state)
 	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
 			 0);
 	assert_string_equal(got, want);
+	/* Objects lost behind the refs' back. */
+	sh("cd '%s' && find objects -type f -delete", f->cache);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
+			 0);
+	assert_string_equal(got, want);
+	sh("git -C '%s' cat-file -e '%s^{tree}'", f->cache, want);
 	/* A file where the cache folder should be. */
 	sh("rm -rf '%s' && echo x > '%s'", f->cache, f->cache);
 	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
@@ -698,3 +708,195 @@ static int gitsrc_tests(void)
 	return cmocka_run_group_tests_name("agent/gitsrc", tests, NULL, NULL);
 }
 KS_TEST_GROUP(gitsrc_tests)
+
+/* ---- known_hosts ---- */
+
+typedef struct kh_fixture {
+	char tmp[64];
+	char key[512];	 /* "ssh-ed25519 AAAA..." of the server */
+	char other[512]; /* another key */
+	char *blob;	 /* the server key's wire format */
+	size_t bloblen;
+} kh_fixture;
+
+static void read_pub(const char *path, char *out, size_t n)
+{
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(out, (int)n, fp));
+	fclose(fp);
+	/* "type base64 comment" -> "type base64" */
+	char *sp = strchr(out, ' ');
+	assert_non_null(sp);
+	sp = strchr(sp + 1, ' ');
+	if (sp)
+		*sp = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static int kh_setup(void **state)
+{
+	kh_fixture *k = ks_xcalloc(1, sizeof(*k));
+	snprintf(k->tmp, sizeof(k->tmp), "/tmp/ks-knownhosts-XXXXXX");
+	if (!mkdtemp(k->tmp)) {
+		free(k);
+		return -1;
+	}
+	*state = k;
+	sh("ssh-keygen -q -t ed25519 -N '' -f '%s/server' && "
+	   "ssh-keygen -q -t ed25519 -N '' -f '%s/other'",
+	   k->tmp, k->tmp);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/server.pub", k->tmp);
+	read_pub(path, k->key, sizeof(k->key));
+	snprintf(path, sizeof(path), "%s/other.pub", k->tmp);
+	read_pub(path, k->other, sizeof(k->other));
+	assert_int_equal(ks_base64_decode(strchr(k->key, ' ') + 1, &k->blob,
+					  &k->bloblen),
+			 0);
+	return 0;
+}
+
+static int kh_teardown(void **state)
+{
+	kh_fixture *k = *state;
+	char *cmd = ks_xasprintf("rm -rf '%s'", k->tmp);
+	int rc = system(cmd);
+	free(cmd);
+	free(k->blob);
+	free(k);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Writes TEXT as the known_hosts file and checks HOST:PORT's raw key. */
+static int kh_check(kh_fixture *k, const char *text, const char *host, int port,
+		    char *why, size_t n)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/known_hosts", k->tmp);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	git_cert_hostkey hk = {.parent.cert_type = GIT_CERT_HOSTKEY_LIBSSH2,
+			       .type = GIT_CERT_SSH_RAW,
+			       .raw_type = GIT_CERT_SSH_RAW_TYPE_KEY_ED25519,
+			       .hostkey = k->blob,
+			       .hostkey_len = k->bloblen};
+	why[0] = '\0';
+	return ks_git_check_host_key(path, host, port, &hk, why, n);
+}
+
+static void known_hosts_plain_and_port_entries(void **state)
+{
+	kh_fixture *k = *state;
+	char text[2048], why[512];
+	snprintf(text, sizeof(text),
+		 "# comment\n\nother.example %s\n"
+		 "git.example,10.0.0.1 %s\n[git.example]:2222 %s\n",
+		 k->key, k->key, k->other);
+	assert_int_equal(kh_check(k, text, "git.example", 22, why, 512), 0);
+	assert_int_equal(kh_check(k, text, "10.0.0.1", 22, why, 512), 0);
+	/* Port 2222 has its own (different) key. */
+	assert_int_equal(kh_check(k, text, "git.example", 2222, why, 512),
+			 KS_EENV);
+	assert_non_null(strstr(why, "does not match"));
+	assert_non_null(strstr(why, "[git.example]:2222"));
+	/* No trust on first use. */
+	assert_int_equal(kh_check(k, text, "new.example", 22, why, 512),
+			 KS_EENV);
+	assert_non_null(strstr(why, "\"new.example\" is not in"));
+}
+
+static void known_hosts_changed_key_is_refused(void **state)
+{
+	kh_fixture *k = *state;
+	char text[2048], why[512];
+	snprintf(text, sizeof(text), "git.example %s\n", k->other);
+	assert_int_equal(kh_check(k, text, "git.example", 22, why, 512),
+			 KS_EENV);
+	assert_non_null(strstr(why, "does not match"));
+	/* A second line with the right key (key rotation) is enough. */
+	snprintf(text, sizeof(text), "git.example %s\ngit.example %s\n",
+		 k->other, k->key);
+	assert_int_equal(kh_check(k, text, "git.example", 22, why, 512), 0);
+	/* Unless that key is revoked. */
+	snprintf(text, sizeof(text), "git.example %s\n@revoked * %s\n", k->key,
+		 k->key);
+	assert_int_equal(kh_check(k, text, "git.example", 22, why, 512),
+			 KS_EENV);
+	assert_non_null(strstr(why, "revoked"));
+}
+
+static void known_hosts_hashed_and_wildcard_entries(void **state)
+{
+	kh_fixture *k = *state;
+	char text[2048], why[512];
+	snprintf(text, sizeof(text), "git.example %s\n[git.example]:2222 %s\n",
+		 k->key, k->key);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/known_hosts", k->tmp);
+	FILE *fp = fopen(path, "w");
+	fputs(text, fp);
+	fclose(fp);
+	/* ssh-keygen -H hashes the host names in place. */
+	sh("ssh-keygen -q -H -f '%s' && rm -f '%s.old'", path, path);
+	char hashed[2048] = "";
+	fp = fopen(path, "r");
+	size_t n = fread(hashed, 1, sizeof(hashed) - 1, fp);
+	fclose(fp);
+	hashed[n] = '\0';
+	assert_null(strstr(hashed, "git.example"));
+	assert_non_null(strstr(hashed, "|1|"));
+	assert_int_equal(kh_check(k, hashed, "git.example", 22, why, 512), 0);
+	assert_int_equal(kh_check(k, hashed, "git.example", 2222, why, 512), 0);
+	assert_int_equal(kh_check(k, hashed, "git2.example", 22, why, 512),
+			 KS_EENV);
+
+	snprintf(text, sizeof(text), "*.example.org,!bad.example.org %s\n",
+		 k->key);
+	assert_int_equal(kh_check(k, text, "git.example.org", 22, why, 512), 0);
+	assert_int_equal(kh_check(k, text, "bad.example.org", 22, why, 512),
+			 KS_EENV);
+	assert_non_null(strstr(why, "is not in"));
+}
+
+static void known_hosts_sha256_only(void **state)
+{
+	kh_fixture *k = *state;
+	char text[2048], path[128], why[512];
+	snprintf(text, sizeof(text), "git.example %s\n", k->key);
+	snprintf(path, sizeof(path), "%s/known_hosts", k->tmp);
+	FILE *fp = fopen(path, "w");
+	fputs(text, fp);
+	fclose(fp);
+	git_cert_hostkey hk = {.parent.cert_type = GIT_CERT_HOSTKEY_LIBSSH2,
+			       .type = GIT_CERT_SSH_SHA256};
+	SHA256((const unsigned char *)k->blob, k->bloblen, hk.hash_sha256);
+	assert_int_equal(ks_git_check_host_key(path, "git.example", 22, &hk,
+					       why, sizeof(why)),
+			 0);
+	hk.hash_sha256[0] ^= 1;
+	assert_int_equal(ks_git_check_host_key(path, "git.example", 22, &hk,
+					       why, sizeof(why)),
+			 KS_EENV);
+	/* A missing file is an error, not an empty list. */
+	assert_int_equal(ks_git_check_host_key("/nonexistent/known_hosts",
+					       "git.example", 22, &hk, why,
+					       sizeof(why)),
+			 KS_EENV);
+	assert_non_null(strstr(why, "/nonexistent/known_hosts"));
+}
+
+static int gitsrc_known_hosts_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(known_hosts_plain_and_port_entries),
+		cmocka_unit_test(known_hosts_changed_key_is_refused),
+		cmocka_unit_test(known_hosts_hashed_and_wildcard_entries),
+		cmocka_unit_test(known_hosts_sha256_only),
+	};
+	return cmocka_run_group_tests_name("agent/gitsrc_known_hosts", tests,
+					   kh_setup, kh_teardown);
+}
+KS_TEST_GROUP(gitsrc_known_hosts_tests)
