@@ -300,6 +300,53 @@ static void watch_follows_labelled_objects(void **state)
 	ks_dc_thread_stop(&t);
 }
 
+/* More objects than a LIST page holds: every page is read, and the watch
+ * starts from the list's resourceVersion (no object is missed or
+ * doubled). */
+static void first_list_reads_every_page(void **state)
+{
+	(void)state;
+	ks_dc_thread t;
+	ks_dc_thread_start(&t, NULL);
+	/* without the client's rate limit, to fill the cluster quickly */
+	ks_kube_client_opts opts;
+	ks_kube_client_opts_default(&opts);
+	opts.qps = 0;
+	ks_kube_config cfg = {.server = t.url,
+			      .namespace = (char *)(uintptr_t) "default"};
+	ks_kube_client *c;
+	ks_error err;
+	assert_int_equal(ks_kube_client_new(&c, &cfg, &opts, &err), 0);
+	char name[32];
+	for (int i = 0; i < 1100; i++) {
+		snprintf(name, sizeof(name), "cm-%04d", i);
+		create_cm(c, name, i % 2 ? "odd" : "even", "1");
+	}
+	json_t *kinds = json_pack("[s]", "v1:ConfigMap");
+	ks_watch *w;
+	assert_int_equal(ks_watch_start(&w, c, kinds, 0, NULL, NULL, &err), 0);
+	json_decref(kinds);
+	assert_true(wait_synced(w, 10000));
+	json_t *objs = ks_watch_objects(w, "odd");
+	assert_int_equal(json_array_size(objs), 550);
+	/* sorted by id */
+	const char *first = json_string_value(json_object_get(
+		json_object_get(json_array_get(objs, 0), "metadata"), "name"));
+	assert_string_equal(first, "cm-0001");
+	json_decref(objs);
+	objs = ks_watch_objects(w, "even");
+	assert_int_equal(json_array_size(objs), 550);
+	json_decref(objs);
+	create_cm(c, "cm-late", "odd", "1");
+	assert_true(wait_cm(w, "odd", "cm-late", "1", 5000) >= 0);
+	objs = ks_watch_objects(w, "odd");
+	assert_int_equal(json_array_size(objs), 551);
+	json_decref(objs);
+	stop_promptly(w);
+	ks_kube_client_free(c);
+	ks_dc_thread_stop(&t);
+}
+
 /* Starts a devcluster with a state file on PORT (0: any). */
 static void start_dc(ks_dc_thread *t, const char *state, int port)
 {
@@ -759,6 +806,7 @@ static int watch_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(watch_follows_labelled_objects),
+		cmocka_unit_test(first_list_reads_every_page),
 		cmocka_unit_test(watch_survives_restarts_and_410),
 		cmocka_unit_test(unserved_kind_is_picked_up_at_resync),
 		cmocka_unit_test(
