@@ -295,9 +295,10 @@ static int call(const client *c, const char *method, const char *path,
 	struct curl_slist *hdrs =
 		curl_slist_append(NULL, "Accept: application/json");
 	hdrs = auth_header(c, hdrs, &auth);
-	if (text)
-		hdrs = curl_slist_append(hdrs,
-					 "Content-Type: application/json");
+	/* a POST without a body has no Content-Type (curl would send a
+	 * form's) */
+	hdrs = curl_slist_append(hdrs, text ? "Content-Type: application/json"
+					    : "Content-Type:");
 	ks_buf raw;
 	ks_buf_init(&raw, MAX_ANSWER);
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -550,22 +551,24 @@ static void print_error(ks_buf *b, const json_t *err)
 	if (!err || json_is_null(err))
 		return;
 	ks_buf_puts(b, "error:\n");
-	if (json_is_array(err)) {
-		size_t i;
-		const json_t *e;
-		json_array_foreach(err, i, e) one_error(b, e);
-		return;
-	}
-	const json_t *list = json_object_get(err, "errors");
-	if (json_is_object(err) && json_is_array(list)) {
+	const json_t *list = json_is_array(err) ? err : NULL;
+	if (json_is_array(json_object_get(err, "errors"))) {
 		const char *msg =
 			json_string_value(json_object_get(err, "message"));
 		if (msg)
 			ks_buf_printf(b, "  %s\n", msg);
-		print_error(b, list);
+		list = json_object_get(err, "errors");
+	}
+	if (!list) {
+		one_error(b, err);
 		return;
 	}
-	one_error(b, err);
+	size_t i;
+	const json_t *e;
+	json_array_foreach(list, i, e)
+	{
+		one_error(b, e);
+	}
 }
 
 /* "1 to create, 2 to update, 0 to delete, 3 unchanged" from a preview. */
@@ -785,8 +788,10 @@ int ks_cmd_status(int argc, char **argv)
 static int action_done(const client *c, const char *what, const char *app,
 		       const json_t *answer)
 {
-	if (!strcmp(c->output, "json"))
-		return print_json(answer);
+	if (!strcmp(c->output, "json")) {
+		int rc = print_json(answer);
+		return rc < 0 ? KS_EXIT_OK : rc;
+	}
 	char buf[64];
 	const json_t *num = json_object_get(answer, "number");
 	if (!num)
