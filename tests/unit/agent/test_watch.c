@@ -571,6 +571,7 @@ struct script {
 	char watch_rvs[8][32]; /* resourceVersion of each watch */
 	unsigned watches;
 	ks_http_exchange *held; /* the last watch, kept open */
+	bool quiet;		/* watches stay open and silent; lists change */
 	uv_loop_t loop;
 	uv_async_t stop;
 	ks_http_server *http;
@@ -605,6 +606,11 @@ static void stream_lines(ks_http_exchange *ex, const char *const *chunks)
 	"\"resourceVersion\":\"" rv "\",\"labels\":{\"kusync.io/app\":"        \
 	"\"shop\"}},\"data\":{\"x\":\"" x "\"}}"
 
+#define CM_B                                                                   \
+	"{\"metadata\":{\"name\":\"b\",\"namespace\":\"default\","             \
+	"\"resourceVersion\":\"8\",\"labels\":{\"kusync.io/app\":"             \
+	"\"gone\"}},\"data\":{\"x\":\"b\"}}"
+
 static void script_handler(void *ud, const ks_http_request *r,
 			   ks_http_exchange *ex)
 {
@@ -633,6 +639,12 @@ static void script_handler(void *ud, const ks_http_request *r,
 		pthread_mutex_unlock(&sc->mu);
 		if (!selected)
 			send_json(ex, 400, "{}");
+		else if (n == 1 && sc->quiet)
+			send_json(ex, 200,
+				  "{\"kind\":\"ConfigMapList\",\"apiVersion\":"
+				  "\"v1\",\"metadata\":{\"resourceVersion\":"
+				  "\"10\"},\"items\":[" CM_A("1", "9") "," CM_B
+								       "]}");
 		else if (n == 1)
 			send_json(ex, 200,
 				  "{\"kind\":\"ConfigMapList\",\"apiVersion\":"
@@ -654,7 +666,14 @@ static void script_handler(void *ud, const ks_http_request *r,
 	pthread_mutex_unlock(&sc->mu);
 	free(watch);
 	free(rv);
-	if (n == 0) {
+	if (sc->quiet) {
+		const char *const chunks[] = {"", NULL};
+		stream_lines(ex, chunks);
+		if (sc->held)
+			ks_http_drop(sc->held);
+		sc->held = ex;
+		ks_http_on_close(ex, held_closed, sc);
+	} else if (n == 0) {
 		/* a new object, its line split over two chunks, a bookmark,
 		 * and the end of the stream */
 		const char *const chunks[] = {
@@ -704,25 +723,40 @@ static void *script_run(void *arg)
 	return NULL;
 }
 
+static ks_kube_client *script_start(struct script *sc, bool quiet)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->quiet = quiet;
+	pthread_mutex_init(&sc->mu, NULL);
+	assert_int_equal(uv_loop_init(&sc->loop), 0);
+	uv_async_init(&sc->loop, &sc->stop, script_on_stop);
+	sc->stop.data = sc;
+	sc->http = ks_http_server_new(&sc->loop, NULL, script_handler, sc);
+	ks_error err;
+	assert_int_equal(ks_http_server_listen(sc->http, "127.0.0.1:0", &err),
+			 0);
+	sc->port = ks_http_server_port(sc->http);
+	assert_int_equal(pthread_create(&sc->thread, NULL, script_run, sc), 0);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", sc->port);
+	return client_for(url);
+}
+
+static void script_stop(struct script *sc, ks_kube_client *c)
+{
+	ks_kube_client_free(c);
+	uv_async_send(&sc->stop);
+	pthread_join(sc->thread, NULL);
+	assert_int_equal(uv_loop_close(&sc->loop), 0);
+	pthread_mutex_destroy(&sc->mu);
+}
+
 static void watch_resumes_from_bookmarks_and_relists_on_410(void **state)
 {
 	(void)state;
 	struct script sc;
-	memset(&sc, 0, sizeof(sc));
-	pthread_mutex_init(&sc.mu, NULL);
-	assert_int_equal(uv_loop_init(&sc.loop), 0);
-	uv_async_init(&sc.loop, &sc.stop, script_on_stop);
-	sc.stop.data = &sc;
-	sc.http = ks_http_server_new(&sc.loop, NULL, script_handler, &sc);
+	ks_kube_client *c = script_start(&sc, false);
 	ks_error err;
-	assert_int_equal(ks_http_server_listen(sc.http, "127.0.0.1:0", &err),
-			 0);
-	sc.port = ks_http_server_port(sc.http);
-	assert_int_equal(pthread_create(&sc.thread, NULL, script_run, &sc), 0);
-
-	char url[64];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", sc.port);
-	ks_kube_client *c = client_for(url);
 	struct calls calls;
 	calls_init(&calls);
 	json_t *kinds = json_pack("[s]", "v1:ConfigMap");
@@ -761,11 +795,59 @@ static void watch_resumes_from_bookmarks_and_relists_on_410(void **state)
 
 	stop_promptly(w);
 	calls_release(&calls);
-	ks_kube_client_free(c);
-	uv_async_send(&sc.stop);
-	pthread_join(sc.thread, NULL);
-	assert_int_equal(uv_loop_close(&sc.loop), 0);
-	pthread_mutex_destroy(&sc.mu);
+	script_stop(&sc, c);
+}
+
+/* The periodic re-LIST catches what the watch never said (a missed
+ * event): changed objects are replaced, vanished ones removed, and their
+ * apps notified. */
+static void resync_replaces_the_cache(void **state)
+{
+	(void)state;
+	struct script sc;
+	ks_kube_client *c = script_start(&sc, true);
+	struct calls calls;
+	calls_init(&calls);
+	json_t *kinds = json_pack("[s]", "v1:ConfigMap");
+	ks_watch *w;
+	ks_error err;
+	assert_int_equal(
+		ks_watch_start(&w, c, kinds, 300, on_change, &calls, &err), 0);
+	json_decref(kinds);
+	assert_true(wait_synced(w, 5000));
+	/* the first list may already have been replaced by the second */
+	assert_true(wait_cm(w, "shop", "a", "relisted", 5000) >= 0);
+	assert_string_equal(cm_x(w, "gone", "b"), "");
+	/* a added then changed, b added then vanished (the callbacks come
+	 * just after the cache changed) */
+	int64_t t1 = now_ms();
+	while ((calls_of(&calls, "shop") < 2 || calls_of(&calls, "gone") < 2) &&
+	       now_ms() - t1 < 5000)
+		nap();
+	json_int_t shop = calls_of(&calls, "shop");
+	json_int_t gone = calls_of(&calls, "gone");
+	assert_int_equal(shop, 2);
+	assert_int_equal(gone, 2);
+	/* later re-lists find nothing new: no more callbacks */
+	int64_t t0 = now_ms();
+	for (;;) {
+		pthread_mutex_lock(&sc.mu);
+		unsigned lists = sc.lists;
+		pthread_mutex_unlock(&sc.mu);
+		if (lists >= 4 || now_ms() - t0 > 5000)
+			break;
+		nap();
+	}
+	pthread_mutex_lock(&sc.mu);
+	assert_true(sc.lists >= 4);
+	/* each re-list ended the watch before it and began a new one */
+	assert_true(sc.watches >= 3);
+	pthread_mutex_unlock(&sc.mu);
+	assert_int_equal(calls_of(&calls, "shop"), shop);
+	assert_int_equal(calls_of(&calls, "gone"), gone);
+	stop_promptly(w);
+	calls_release(&calls);
+	script_stop(&sc, c);
 }
 
 static void malformed_kinds_are_refused(void **state)
@@ -811,6 +893,7 @@ static int watch_tests(void)
 		cmocka_unit_test(unserved_kind_is_picked_up_at_resync),
 		cmocka_unit_test(
 			watch_resumes_from_bookmarks_and_relists_on_410),
+		cmocka_unit_test(resync_replaces_the_cache),
 		cmocka_unit_test(
 			stop_is_prompt_when_the_server_hangs_or_is_gone),
 		cmocka_unit_test(malformed_kinds_are_refused),
