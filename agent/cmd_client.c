@@ -37,6 +37,12 @@
 	"404, 409,\n422), 3 agent unreachable, token refused (401, 403) or "   \
 	"agent failure.\n"
 
+#define RELEASE_EXIT_HELP                                                      \
+	"Exit codes: 0 done, 1 the release ended Failed, Blocked or "          \
+	"RolledBack, 2\ninvalid usage or refused by the agent (400, 404, "     \
+	"409, 422), 3 agent\nunreachable, token refused (401, 403) or agent "  \
+	"failure.\n"
+
 const char ks_usage_status[] =
 	"usage: kusync status [agent flags] [-o text|json] [APP]\n"
 	"\n"
@@ -56,15 +62,17 @@ const char ks_usage_approve[] =
 	"its\ncommit id (7 or more hex digits) or its release number.\n"
 	"\n" AGENT_FLAGS_HELP
 	"  --comment TEXT         recorded with the approval\n"
-	"\n" EXIT_CODES_HELP;
+	"\n" RELEASE_EXIT_HELP;
 
 const char ks_usage_rollback[] =
-	"usage: kusync rollback [agent flags] APP [RELEASE]\n"
+	"usage: kusync rollback [agent flags] APP [RELEASE] [--comment TEXT]\n"
 	"\n"
 	"Rolls APP back: a new release with the resources of release RELEASE "
 	"(default:\nthe previous succeeded release), deployed and checked "
 	"cell by cell without a\nnew approval.\n"
-	"\n" AGENT_FLAGS_HELP "\n" EXIT_CODES_HELP;
+	"\n" AGENT_FLAGS_HELP
+	"  --comment TEXT         recorded in the audit log\n"
+	"\n" RELEASE_EXIT_HELP;
 
 const char ks_usage_sync[] =
 	"usage: kusync sync [agent flags] APP\n"
@@ -520,7 +528,12 @@ static void name_list(ks_buf *b, const json_t *list)
 static void one_error(ks_buf *b, const json_t *e)
 {
 	if (json_is_string(e)) {
-		ks_buf_printf(b, "  %s\n", json_string_value(e));
+		const char *p = json_string_value(e);
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+			ks_buf_printf(b, "  %.*s\n", (int)n, p);
+			p += n + (p[n] == '\n');
+		}
 		return;
 	}
 	const char *file = json_string_value(json_object_get(e, "file"));
@@ -693,6 +706,16 @@ static void print_app(ks_buf *b, const json_t *app, const json_t *releases)
 			      cell(json_object_get(app, fields[i]), buf,
 				   sizeof(buf)));
 	}
+	const char *status = json_string_value(json_object_get(app, "status"));
+	if (status)
+		ks_buf_printf(b, "status:     %s\n", status);
+	const char *next =
+		json_string_value(json_object_get(app, "waitingCommit"));
+	if (next)
+		ks_buf_printf(b,
+			      "next:       commit %.7s waits for the running "
+			      "release\n",
+			      next);
 	const json_t *rel = json_object_get(app, "release");
 	print_release(b, rel);
 	const json_t *wait = json_object_get(app, "waitingFor");
@@ -783,48 +806,50 @@ int ks_cmd_status(int argc, char **argv)
 	return rc;
 }
 
-/* What an action's answer says, in one line: "approved APP release 4
- * (Deploying)". */
+/*
+ * What an action's answer says, in one line: "approved APP" and, with
+ * RELEASE_INFO, " release 4 (Deploying)" from the answer (the agent
+ * answers approvals and rollbacks with {"app", "release", "phase",
+ * "commit"} once the release has moved on). A release that ended Failed,
+ * Blocked or RolledBack makes the exit code 1.
+ */
 static int action_done(const client *c, const char *what, const char *app,
-		       const json_t *answer)
+		       const json_t *answer, bool release_info)
 {
+	const char *phase = json_string_value(json_object_get(answer, "phase"));
+	int rc = release_info && failed_phase(phase) ? KS_EXIT_FINDINGS
+						     : KS_EXIT_OK;
 	if (!strcmp(c->output, "json")) {
-		int rc = print_json(answer);
-		return rc < 0 ? KS_EXIT_OK : rc;
+		int wrc = print_json(answer);
+		return wrc < 0 ? rc : wrc;
 	}
 	char buf[64];
-	const json_t *num = json_object_get(answer, "number");
+	const json_t *num = json_object_get(answer, "release");
 	if (!num)
-		num = json_object_get(answer, "release");
-	if (json_is_object(num))
-		num = json_object_get(num, "number");
-	const char *phase = json_string_value(json_object_get(answer, "phase"));
-	const char *msg = json_string_value(json_object_get(answer, "message"));
+		num = json_object_get(answer, "number");
 	printf("%s %s", what, app);
-	if (json_is_integer(num))
-		printf(" release %s", cell(num, buf, sizeof(buf)));
-	if (phase)
+	if (release_info && json_is_integer(num))
+		printf(": release %s", cell(num, buf, sizeof(buf)));
+	if (release_info && phase)
 		printf(" (%s)", phase);
-	if (msg && *msg)
-		printf(": %s", msg);
 	printf("\n");
 	if (fflush(stdout)) {
 		ks_cli_error("writing the output failed");
 		return KS_EXIT_ENV;
 	}
-	return KS_EXIT_OK;
+	return rc;
 }
 
 /* POST SUFFIX for the one APP argument, with BODY (may be NULL). */
 static int post_action(client *c, const char *suffix, const json_t *body,
-		       const char *what)
+		       const char *what, bool release_info)
 {
 	char *path = app_path(c->args[0], suffix);
 	json_t *answer = NULL;
 	int rc = call(c, "POST", path, body, &answer);
 	free(path);
 	if (rc < 0)
-		rc = action_done(c, what, c->args[0], answer);
+		rc = action_done(c, what, c->args[0], answer, release_info);
 	json_decref(answer);
 	return rc;
 }
@@ -862,7 +887,7 @@ int ks_cmd_approve(int argc, char **argv)
 	if (rc < 0) {
 		json_t *body = json_pack("{s:s, s:s}", "revision", c.args[1],
 					 "comment", c.comment ? c.comment : "");
-		rc = post_action(&c, "/approve", body, "approved");
+		rc = post_action(&c, "/approve", body, "approved", true);
 		json_decref(body);
 	}
 	client_release(&c);
@@ -872,10 +897,12 @@ int ks_cmd_approve(int argc, char **argv)
 int ks_cmd_rollback(int argc, char **argv)
 {
 	client c = {.command = "rollback"};
-	int rc = parse(&c, argc, argv, 2, false);
+	int rc = parse(&c, argc, argv, 2, true);
 	if (rc < 0)
 		rc = need_args(&c, 1, "APP");
 	json_t *body = NULL;
+	if (rc < 0 && c.comment)
+		body = json_pack("{s:s}", "comment", c.comment);
 	if (rc < 0 && c.nargs == 2) {
 		char *end;
 		errno = 0;
@@ -885,11 +912,14 @@ int ks_cmd_rollback(int argc, char **argv)
 				     c.args[1]);
 			rc = KS_EXIT_USAGE;
 		} else {
-			body = json_pack("{s:I}", "release", (json_int_t)n);
+			if (!body)
+				body = json_object();
+			json_object_set_new(body, "release",
+					    json_integer((json_int_t)n));
 		}
 	}
 	if (rc < 0)
-		rc = post_action(&c, "/rollback", body, "rolling back");
+		rc = post_action(&c, "/rollback", body, "rolled back", true);
 	json_decref(body);
 	client_release(&c);
 	return rc;
@@ -904,7 +934,7 @@ static int simple_action(const char *command, int argc, char **argv,
 	if (rc < 0)
 		rc = need_args(&c, 1, "APP");
 	if (rc < 0)
-		rc = post_action(&c, suffix, NULL, what);
+		rc = post_action(&c, suffix, NULL, what, false);
 	client_release(&c);
 	return rc;
 }

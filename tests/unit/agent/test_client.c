@@ -455,13 +455,13 @@ static void approve(void **state)
 	(void)state;
 	reset();
 	answer("POST", "/api/v1/apps/shop-prod-api/approve", 200,
-	       "{\"app\": \"shop-prod-api\", \"number\": 5, \"phase\": "
-	       "\"Deploying\"}");
+	       "{\"app\": \"shop-prod-api\", \"release\": 5, \"phase\": "
+	       "\"Deploying\", \"commit\": \"3f2a1c9e\"}");
 	outcome o = run_cmd(ks_cmd_approve, "approve", "--server", S.url,
 			    "--token", "tok-secret-1", "shop-prod-api",
 			    "3F2A1C9", "--comment", "lgtm \"really\"", NULL);
-	expect(&o, KS_EXIT_OK, "approved shop-prod-api release 5 (Deploying)\n",
-	       "");
+	expect(&o, KS_EXIT_OK,
+	       "approved shop-prod-api: release 5 (Deploying)\n", "");
 	assert_string_equal(S.method, "POST");
 	assert_string_equal(S.path, "/api/v1/apps/shop-prod-api/approve");
 	assert_string_equal(S.auth, "Bearer tok-secret-1");
@@ -515,20 +515,33 @@ static void rollback_and_simple_actions(void **state)
 {
 	(void)state;
 	reset();
-	answer("POST", "/api/v1/apps/a/rollback", 202,
-	       "{\"number\": 7, \"phase\": \"Deploying\", \"rollbackOf\": 3}");
+	answer("POST", "/api/v1/apps/a/rollback", 200,
+	       "{\"app\": \"a\", \"release\": 7, \"phase\": \"Succeeded\", "
+	       "\"commit\": \"0011223344\"}");
 	outcome o = run_cmd(ks_cmd_rollback, "rollback", "--server", S.url, "a",
 			    "3", NULL);
-	expect(&o, KS_EXIT_OK, "rolling back a release 7 (Deploying)\n", "");
+	expect(&o, KS_EXIT_OK, "rolled back a: release 7 (Succeeded)\n", "");
 	assert_string_equal(S.body, "{\"release\":3}");
 	assert_string_equal(S.ctype, "application/json");
+	outcome_free(&o);
+
+	/* with a comment; the rollback release failed: exit 1 */
+	reset();
+	answer("POST", "/api/v1/apps/a/rollback", 200,
+	       "{\"app\": \"a\", \"release\": 8, \"phase\": \"Failed\", "
+	       "\"commit\": \"0011223344\"}");
+	o = run_cmd(ks_cmd_rollback, "rollback", "--server", S.url, "a", "3",
+		    "--comment", "bad deploy", NULL);
+	expect(&o, KS_EXIT_FINDINGS, "rolled back a: release 8 (Failed)\n", "");
+	assert_string_equal(S.body,
+			    "{\"comment\":\"bad deploy\",\"release\":3}");
 	outcome_free(&o);
 
 	/* without a release: no body at all */
 	reset();
 	answer("POST", "/api/v1/apps/a/rollback", 202, "{}");
 	o = run_cmd(ks_cmd_rollback, "rollback", "--server", S.url, "a", NULL);
-	expect(&o, KS_EXIT_OK, "rolling back a\n", "");
+	expect(&o, KS_EXIT_OK, "rolled back a\n", "");
 	assert_int_equal(S.body_len, 0);
 	assert_string_equal(S.ctype, "");
 	outcome_free(&o);
@@ -567,7 +580,12 @@ static void rollback_and_simple_actions(void **state)
 	};
 	for (size_t i = 0; i < 3; i++) {
 		reset();
-		answer("POST", simple[i].path, 202, "");
+		/* the agent answers suspend/resume with the app's view:
+		 * its release is not what the action did */
+		answer("POST", simple[i].path, i ? 200 : 202,
+		       i ? "{\"name\": \"a-b\", \"release\": {\"number\": "
+			   "4, \"phase\": \"Failed\"}}"
+			 : "{\"app\": \"a-b\", \"sync\": \"started\"}");
 		o = run_cmd(simple[i].fn, simple[i].cmd, "--server", S.url,
 			    "--token=tok-secret-1", "a-b", NULL);
 		expect(&o, KS_EXIT_OK, simple[i].out, "");
