@@ -244,10 +244,12 @@ static bool view_put(ks_dapp *a, json_t *rel)
 }
 
 /* Another app's latest release changed: dependants may go on. */
-static void deps_changed(ks_daemon *d)
+static void deps_changed(ks_daemon *d, const ks_dapp *except)
 {
 	for (size_t i = 0; i < d->napps; i++) {
 		ks_dapp *a = d->apps[i];
+		if (a == except)
+			continue;
 		json_t *l = ks_daemon_latest(a);
 		if (l && !strcmp(jstr(l, "phase"), KS_PHASE_WAITING)) {
 			a->deps_dirty = true;
@@ -1008,12 +1010,11 @@ static void wake_cb(uv_async_t *h)
 	pthread_mutex_unlock(&d->mu);
 	size_t i;
 	json_t *r;
-	bool moved = false;
 	json_array_foreach(changed, i, r)
 	{
 		ks_dapp *a = ks_daemon_app(d, jstr(r, "app"));
 		if (a && view_put(a, json_incref(r)))
-			moved = true;
+			deps_changed(d, a);
 	}
 	const char *k;
 	json_t *v;
@@ -1029,8 +1030,6 @@ static void wake_cb(uv_async_t *h)
 	}
 	json_decref(changed);
 	json_decref(dirty);
-	if (moved)
-		deps_changed(d);
 }
 
 /* --- app scheduling --- */
@@ -1287,8 +1286,8 @@ static void after_run(job *j)
 		a->drift_dirty = true;
 	if (!strcmp(ph, KS_PHASE_AWAITING) && a->src)
 		ks_daemon_merge_approved(a->src, NULL);
-	if (moved || !j->rc)
-		deps_changed(d);
+	if (moved)
+		deps_changed(d, a);
 }
 
 static void respond_release(ks_http_exchange *ex, int status, const json_t *rel)
@@ -1322,7 +1321,6 @@ static void after_req(job *j)
 	       j->kind == JOB_APPROVE ? j->r->number
 				      : jnum(j->release, "number"),
 	       j->r->who ? j->r->who : "system", j->r->via);
-	deps_changed(j->d);
 }
 
 static void after_drift(job *j)
@@ -1353,7 +1351,7 @@ static void after_drift(job *j)
 	bool changed = strcmp(a->health, j->health) != 0;
 	snprintf(a->health, sizeof(a->health), "%s", j->health);
 	if (changed)
-		deps_changed(d);
+		deps_changed(d, a);
 }
 
 static void after_lease(job *j)
@@ -1831,6 +1829,12 @@ static void init_handles(ks_daemon *d)
 	d->sigterm.data = d;
 	uv_signal_init(d->loop, &d->sigint);
 	d->sigint.data = d;
+	uv_timer_init(d->loop, &d->tick);
+	d->tick.data = d;
+	uv_timer_init(d->loop, &d->debounce);
+	d->debounce.data = d;
+	uv_timer_init(d->loop, &d->lease);
+	d->lease.data = d;
 	d->metrics = ks_metrics_new();
 	define_metrics(d->metrics);
 	d->replay = ks_hook_replay_new(3600 * 1000, 10000);
