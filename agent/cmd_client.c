@@ -613,6 +613,25 @@ static void print_preview(ks_buf *b, const json_t *plan)
 		      cr, up, del, same);
 }
 
+/* "policy:     SET/RULE (mandatory): KIND OBJECT: MESSAGE" */
+static void print_finding(ks_buf *b, const json_t *f)
+{
+	const char *set = json_string_value(json_object_get(f, "set"));
+	const char *rule = json_string_value(json_object_get(f, "rule"));
+	const char *kind = json_string_value(json_object_get(f, "kind"));
+	const char *obj = json_string_value(json_object_get(f, "object"));
+	const char *m = json_string_value(json_object_get(f, "message"));
+	ks_buf_printf(b, "policy:     %s/%s (%s): ", set ? set : "?",
+		      rule ? rule : "?",
+		      json_is_true(json_object_get(f, "mandatory"))
+			      ? "mandatory"
+			      : "advisory");
+	if (kind || obj)
+		ks_buf_printf(b, "%s%s%s: ", kind ? kind : "",
+			      kind && obj ? " " : "", obj ? obj : "");
+	ks_buf_printf(b, "%s\n", m ? m : "");
+}
+
 static void print_release(ks_buf *b, const json_t *rel)
 {
 	char buf[32], buf2[32];
@@ -655,17 +674,7 @@ static void print_release(ks_buf *b, const json_t *rel)
 	}
 	json_array_foreach(json_object_get(rel, "policy"), i, c)
 	{
-		const char *set = json_string_value(json_object_get(c, "set"));
-		const char *rule =
-			json_string_value(json_object_get(c, "rule"));
-		const char *m =
-			json_string_value(json_object_get(c, "message"));
-		ks_buf_printf(b, "policy:     %s/%s%s: %s\n", set ? set : "?",
-			      rule ? rule : "?",
-			      json_is_true(json_object_get(c, "mandatory"))
-				      ? " (mandatory)"
-				      : "",
-			      m ? m : "");
+		print_finding(b, c);
 	}
 	print_preview(b, json_object_get(rel, "plan"));
 }
@@ -706,6 +715,10 @@ static void print_app(ks_buf *b, const json_t *app, const json_t *releases)
 			      cell(json_object_get(app, fields[i]), buf,
 				   sizeof(buf)));
 	}
+	const json_t *drift = json_object_get(app, "drift");
+	if (drift)
+		ks_buf_printf(b, "drift:      %s\n",
+			      cell(drift, buf, sizeof(buf)));
 	const char *status = json_string_value(json_object_get(app, "status"));
 	if (status)
 		ks_buf_printf(b, "status:     %s\n", status);

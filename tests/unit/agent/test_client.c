@@ -333,7 +333,8 @@ static void status_one_app(void **state)
 	       "release:    5 (AwaitingApproval, commit 3f2a1c9)\n"
 	       "  cell z1/c1: Pending\n"
 	       "message:    waiting for an approver\n"
-	       "policy:     baseline/no-latest: image uses :latest\n"
+	       "policy:     baseline/no-latest (advisory): Deployment x: image "
+	       "uses :latest\n"
 	       "preview:    1 to create, 2 to update, 0 to delete, 1 "
 	       "unchanged\n"
 	       "error:\n"
@@ -368,7 +369,9 @@ static void status_one_app(void **state)
 	reset();
 	answer("GET", "/api/v1/apps/x", 200,
 	       "{\"name\": \"x\", \"source\": \"s\", \"commit\": null, "
-	       "\"health\": \"Missing\", \"suspended\": true, \"release\": "
+	       "\"health\": \"Missing\", \"suspended\": true, \"drift\": 2, "
+	       "\"status\": \"WaitingForDependencies\", \"waitingCommit\": "
+	       "\"abcdef1234\", \"release\": "
 	       "{\"number\": 1, \"phase\": \"WaitingForDependencies\"}, "
 	       "\"waitingFor\": [\"shop-prod-db\", {\"app\": \"cache\"}]}");
 	answer("GET", "/api/v1/apps/x/releases", 200, "{\"releases\": []}");
@@ -379,6 +382,9 @@ static void status_one_app(void **state)
 	       "commit:     -\n"
 	       "health:     Missing\n"
 	       "suspended:  yes\n"
+	       "drift:      2\n"
+	       "status:     WaitingForDependencies\n"
+	       "next:       commit abcdef1 waits for the running release\n"
 	       "release:    1 (WaitingForDependencies)\n"
 	       "waiting for: shop-prod-db, cache\n",
 	       "");
