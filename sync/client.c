@@ -599,6 +599,12 @@ static CURLcode perform(ks_kube_client *c, CURL *h, const ks_kube_req *req,
 	return cc;
 }
 
+void ks_kube_client_auth_failed(ks_kube_client *c)
+{
+	if (c->cfg->exec)
+		invalidate_cred(c);
+}
+
 int ks_kube_client_prepare_get(ks_kube_client *c, CURL *h, const char *path,
 			       struct curl_slist **hdrs, ks_error *err)
 {

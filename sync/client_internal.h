@@ -65,4 +65,9 @@ void ks_kube_discovery_release(ks_kube_client *c);
 int ks_kube_client_prepare_get(ks_kube_client *c, CURL *h, const char *path,
 			       struct curl_slist **hdrs, ks_error *err);
 
+/* Tells the client that a request it prepared was answered 401: an exec
+ * plugin's credential is dropped, so the next request runs the plugin
+ * again (as ks_kube_request does by itself). */
+void ks_kube_client_auth_failed(ks_kube_client *c);
+
 #endif

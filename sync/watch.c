@@ -37,6 +37,8 @@ struct kind {
 	/* under w->mu */
 	json_t *objects; /* "namespace:name" -> object */
 	bool synced;
+	bool unserved;
+	char error[256]; /* the last failure, "" after a good LIST/stream */
 	/* the thread's own */
 	ks_kube_resource res;
 	bool have_res;
@@ -434,6 +436,8 @@ static int transfer(struct kind *k, const char *path, struct xfer *x,
 	curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &st);
 	if (st)
 		x->status = st;
+	if (x->status == 401)
+		ks_kube_client_auth_failed(w->c);
 	curl_multi_remove_handle(k->multi, k->easy);
 	curl_easy_setopt(k->easy, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
@@ -648,6 +652,16 @@ static void drop_kind(struct kind *k)
 	k->have_res = false;
 }
 
+/* Records the kind's state for ks_watch_status: MSG NULL clears the
+ * error. */
+static void set_state(struct kind *k, bool unserved, const char *msg)
+{
+	pthread_mutex_lock(&k->w->mu);
+	k->unserved = unserved;
+	snprintf(k->error, sizeof(k->error), "%s", msg ? msg : "");
+	pthread_mutex_unlock(&k->w->mu);
+}
+
 static void *run(void *arg)
 {
 	struct kind *k = arg;
@@ -665,11 +679,13 @@ static void *run(void *arg)
 			if (rc == R_STOPPED)
 				break;
 			if (rc == KS_ENOTFOUND) {
+				set_state(k, true, err.msg);
 				drop_kind(k);
 				wait_ms(w, unserved_wait);
 				continue;
 			}
 			if (rc) {
+				set_state(k, false, err.msg);
 				wait_ms(w, backoff(attempt++));
 				continue;
 			}
@@ -681,14 +697,17 @@ static void *run(void *arg)
 			if (rc == R_STOPPED)
 				break;
 			if (rc == KS_ENOTFOUND) {
+				set_state(k, true, err.msg);
 				drop_kind(k);
 				wait_ms(w, unserved_wait);
 				continue;
 			}
 			if (rc) {
+				set_state(k, false, err.msg);
 				wait_ms(w, backoff(attempt++));
 				continue;
 			}
+			set_state(k, false, NULL);
 			need_list = false;
 			listed_at = ks_sync_now_ms();
 		}
@@ -709,6 +728,7 @@ static void *run(void *arg)
 			break;
 		case R_ENDED:
 			attempt = 0;
+			set_state(k, false, NULL);
 			break;
 		case KS_ENOTFOUND:
 			k->have_res = false;
@@ -716,6 +736,7 @@ static void *run(void *arg)
 		case R_BROKEN:
 			/* we may have missed events: LIST again after the
 			 * pause */
+			set_state(k, false, err.msg);
 			need_list = true;
 			wait_ms(w, backoff(attempt++));
 			break;
@@ -723,6 +744,7 @@ static void *run(void *arg)
 			/* the server or the connection failed: resume from
 			 * the last resourceVersion after the pause (a 410
 			 * then says when that is too old) */
+			set_state(k, false, err.msg);
 			wait_ms(w, backoff(attempt++));
 			break;
 		}
@@ -880,6 +902,29 @@ bool ks_watch_synced(ks_watch *w)
 		all = w->kinds[i]->synced;
 	pthread_mutex_unlock(&w->mu);
 	return all;
+}
+
+json_t *ks_watch_status(ks_watch *w)
+{
+	json_t *out = json_array();
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->nkinds; i++) {
+		struct kind *k = w->kinds[i];
+		char *kd = ks_xasprintf("%s:%s", k->api_version, k->kind);
+		json_t *e =
+			json_pack("{s:s, s:b, s:b, s:I}", "kind", kd, "synced",
+				  k->synced, "served", !k->unserved, "objects",
+				  (json_int_t)json_object_size(k->objects));
+		free(kd);
+		/* (a message cut short may end inside a UTF-8 sequence) */
+		json_t *es = NULL;
+		for (size_t n = strlen(k->error); n && !es; n--)
+			es = json_stringn(k->error, n);
+		json_object_set_new(e, "error", es ? es : json_null());
+		json_array_append_new(out, e);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return out;
 }
 
 static int key_cmp(const void *a, const void *b)

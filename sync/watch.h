@@ -76,6 +76,16 @@ bool ks_watch_synced(ks_watch *w);
  */
 json_t *ks_watch_objects(ks_watch *w, const char *app);
 
+/*
+ * For diagnostics (the agent's status and readiness): one entry per watched
+ * kind, in the order they were added: {"kind": "apps/v1:Deployment",
+ * "synced": first LIST done, "served": false when the server does not
+ * serve it, "objects": how many are cached, "error": the last failure
+ * (LIST, stream, discovery) or null once a LIST or stream went well}.
+ * A new array.
+ */
+json_t *ks_watch_status(ks_watch *w);
+
 /* Stops every watch, joins the threads (within about a second: requests in
  * flight are aborted) and frees W. Accepts NULL. */
 void ks_watch_stop(ks_watch *w);

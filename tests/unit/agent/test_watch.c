@@ -485,8 +485,18 @@ static void unserved_kind_is_picked_up_at_resync(void **state)
 	assert_int_equal(ks_watch_start(&w, c, kinds, 300, NULL, NULL, &err),
 			 0);
 	json_decref(kinds);
-	/* not served: synced, nothing cached */
+	/* not served: synced, nothing cached, and said so */
 	assert_true(wait_synced(w, 5000));
+	json_t *st = ks_watch_status(w);
+	assert_int_equal(json_array_size(st), 1);
+	json_t *st0 = json_array_get(st, 0);
+	assert_string_equal(json_string_value(json_object_get(st0, "kind")),
+			    "example.com/v1:Widget");
+	assert_true(json_is_false(json_object_get(st0, "served")));
+	assert_true(json_is_true(json_object_get(st0, "synced")));
+	assert_non_null(strstr(json_string_value(json_object_get(st0, "error")),
+			       "does not serve \"example.com/v1:Widget\""));
+	json_decref(st);
 
 	req(c, "POST",
 	    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", NULL,
@@ -512,6 +522,13 @@ static void unserved_kind_is_picked_up_at_resync(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "apiVersion")),
 			    "example.com/v1");
 	json_decref(o);
+	st = ks_watch_status(w);
+	st0 = json_array_get(st, 0);
+	assert_true(json_is_true(json_object_get(st0, "served")));
+	assert_true(json_is_null(json_object_get(st0, "error")));
+	assert_int_equal(json_integer_value(json_object_get(st0, "objects")),
+			 1);
+	json_decref(st);
 
 	/* once served it is watched, not only re-listed */
 	req(c, "PATCH", "/apis/example.com/v1/namespaces/default/widgets/w1",
@@ -565,10 +582,17 @@ static void stop_is_prompt_when_the_server_hangs_or_is_gone(void **state)
 	close(fd);
 
 	/* nothing listens any more: connections are refused, the watch backs
-	 * off */
+	 * off and says why */
 	assert_int_equal(ks_watch_start(&w, c, kinds, 0, NULL, NULL, &err), 0);
 	nanosleep(&ts, NULL);
 	assert_false(ks_watch_synced(w));
+	json_t *st = ks_watch_status(w);
+	assert_int_equal(json_array_size(st), 2);
+	const char *e1 = json_string_value(
+		json_object_get(json_array_get(st, 1), "error"));
+	assert_non_null(e1);
+	assert_non_null(strstr(e1, url));
+	json_decref(st);
 	stop_promptly(w);
 	json_decref(kinds);
 	ks_kube_client_free(c);
