@@ -733,6 +733,65 @@ static void malformed_credentials_and_webhooks(void **state)
 		   true);
 }
 
+static void more_edges(void **state)
+{
+	(void)state;
+	ks_agent_config *c;
+	ks_errlist *errs;
+	/* IPv6 listen, an empty context is the current one, port 0 */
+	assert_int_equal(load("listen: \"[::1]:0\"\ncluster: {context: \"\", "
+			      "inCluster: true}\nmaxParallelFetches: 64\n"
+			      "" SOURCE_HEAD,
+			      &c, &errs),
+			 0);
+	ks_errlist_free(errs);
+	assert_string_equal(c->listen, "[::1]:0");
+	assert_null(c->context);
+	assert_true(c->in_cluster);
+	assert_int_equal(c->max_parallel_fetches, 64);
+	ks_agent_config_free(c);
+
+	expect_err("listen: \"[::1]8080\"\n" SOURCE_HEAD, "1:9",
+		   "listen: expected HOST:PORT", true);
+	expect_err("sources:\n  -\n", "2:4",
+		   "sources[0]: expected a mapping, got null", true);
+	expect_err("auth: [x]\n" SOURCE_HEAD, "1:7",
+		   "auth: expected a mapping, got a list", true);
+	expect_err(SOURCE_HEAD "    approvers: alice\n", "6:16",
+		   "sources[0].approvers: expected a list, got \"alice\"",
+		   true);
+	expect_err("sources:\n  - name: demo\n    url: https://h/x\n"
+		   "    paths: [a, a/]\n    namespaces: [a]\n",
+		   "4:16", "sources[0].paths[1]: duplicate path \"a\"", true);
+	expect_err("sources:\n  - name: demo\n    url: file://relative/x\n"
+		   "    paths: [a]\n    namespaces: [a]\n",
+		   "3:10",
+		   "sources[0].url: a file:// URL needs an absolute path",
+		   true);
+	expect_err(SOURCE_HEAD "    credentials: {tokenfile: pw.txt}\n", "6:19",
+		   "sources[0].credentials.tokenfile: unknown field (did you "
+		   "mean \"tokenFile\"?)",
+		   true);
+
+	/* a file that cannot be read is named with the reason */
+	errs = ks_errlist_new();
+	c = NULL;
+	char *missing = in_dir("nope/agent.yaml");
+	assert_int_equal(ks_agent_config_load(&c, missing, errs), KS_EINVAL);
+	assert_null(c);
+	assert_int_equal(ks_errlist_count(errs), 1);
+	char want[256];
+	snprintf(want, sizeof(want), "%s: No such file or directory", missing);
+	assert_string_equal(ks_errlist_get(errs, 0), want);
+	free(missing);
+	ks_errlist_free(errs);
+	errs = ks_errlist_new();
+	assert_int_equal(ks_agent_config_load(&c, dir, errs), KS_EINVAL);
+	snprintf(want, sizeof(want), "%s: is a directory", dir);
+	assert_string_equal(ks_errlist_get(errs, 0), want);
+	ks_errlist_free(errs);
+}
+
 /* Every problem is reported, not just the first. */
 static void all_problems_reported(void **state)
 {
@@ -762,6 +821,7 @@ static int config_tests(void)
 		cmocka_unit_test(empty_secret_names_only_the_path),
 		cmocka_unit_test(malformed_sources),
 		cmocka_unit_test(malformed_credentials_and_webhooks),
+		cmocka_unit_test(more_edges),
 		cmocka_unit_test(all_problems_reported),
 	};
 	return cmocka_run_group_tests_name("agent/config", tests, setup,
