@@ -620,7 +620,10 @@ static int watch_once(struct kind *k, int64_t deadline_ms, ks_error *err)
 	int rc;
 	if (t == T_STOPPED)
 		rc = R_STOPPED;
-	else if (x.outcome == EV_GONE || x.status == 410)
+	else if (x.over_cap) {
+		/* an event over the size cap: resuming would meet it again */
+		rc = R_BROKEN;
+	} else if (x.outcome == EV_GONE || x.status == 410)
 		rc = R_GONE;
 	else if (x.outcome == EV_ERROR) {
 		ks_error_set(err, KS_EENV, "%s: %s", what, x.message);
