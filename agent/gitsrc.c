@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -666,6 +667,8 @@ int ks_cmd_git_fetch(int argc, char **argv)
 		      stderr);
 		return 2;
 	}
+	/* Die with the agent: a fetch nobody waits for is useless. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	pthread_once(&init_once, init_libgit2);
 	json_error_t je;
 	json_t *creds = json_loadf(stdin, JSON_DISABLE_EOF_CHECK, &je);
