@@ -277,8 +277,9 @@ static void sort_unique_strings(json_t *arr)
 	for (size_t i = 0; i < n; i++) {
 		if (i == 0 || strcmp(v[i], v[i - 1]) != 0)
 			json_array_append_new(arr, json_string(v[i]));
-		free(v[i]);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
 	free(v);
 }
 
@@ -775,8 +776,8 @@ static int kube_delete(ks_store *s, const char *name, ks_error *err)
 	return rc;
 }
 
-/* Decodes data[KEY] of Secret ITEM: base64 then, when GZ, gunzip. */
-static int secret_data(const json_t *item, const char *key, bool gz, char **out,
+/* Decodes data[KEY] of Secret ITEM from base64: a new buffer in *OUT. */
+static int secret_data(const json_t *item, const char *key, char **out,
 		       size_t *outlen, char *why, size_t whylen)
 {
 	const char *b64 = json_string_value(
@@ -785,21 +786,11 @@ static int secret_data(const json_t *item, const char *key, bool gz, char **out,
 		snprintf(why, whylen, "no data.%s", key);
 		return KS_EINVAL;
 	}
-	char *raw;
-	size_t rawlen;
-	if (ks_base64_decode(b64, &raw, &rawlen) < 0) {
+	if (ks_base64_decode(b64, out, outlen) < 0) {
 		snprintf(why, whylen, "data.%s is not base64", key);
 		return KS_EINVAL;
 	}
-	if (!gz) {
-		*out = raw;
-		*outlen = rawlen;
-		return 0;
-	}
-	int rc = gunzip_bytes(raw, rawlen, KS_STORE_MAX_RECORD, out, outlen,
-			      why, whylen);
-	free(raw);
-	return rc;
+	return 0;
 }
 
 static const char *item_name(const json_t *item)
@@ -867,7 +858,7 @@ static int kube_records(ks_store *s, const char *app, kube_rec **recs,
 		} else {
 			char *data;
 			size_t len;
-			if (secret_data(item, "release", true, &data, &len, why,
+			if (secret_data(item, "release", &data, &len, why,
 					sizeof why) == 0) {
 				r.release =
 					decode_record(data, len, app, r.number,
@@ -996,7 +987,7 @@ static int kube_get_state(ks_store *s, const char *app, json_t **out,
 		char *data;
 		size_t len;
 		char why[256];
-		if (secret_data(resp.json, "state", false, &data, &len, why,
+		if (secret_data(resp.json, "state", &data, &len, why,
 				sizeof why) == 0) {
 			json_t *v = json_loadb(data, len, 0, NULL);
 			if (json_is_object(v))
@@ -1075,8 +1066,8 @@ static int kube_audit_part(ks_store *s, const char *day, int part,
 			char *old = NULL;
 			size_t oldlen = 0;
 			char why[256];
-			if (secret_data(resp.json, "audit", false, &old,
-					&oldlen, why, sizeof why) < 0 ||
+			if (secret_data(resp.json, "audit", &old, &oldlen, why,
+					sizeof why) < 0 ||
 			    oldlen + len > AUDIT_PART_MAX) {
 				rc = 0; /* full or damaged: next part */
 			} else {
@@ -1180,7 +1171,7 @@ static int kube_audit_list(ks_store *s, json_t *out, ks_error *err)
 		char *data;
 		size_t len;
 		char why[256];
-		if (secret_data(parts[i].item, "audit", false, &data, &len, why,
+		if (secret_data(parts[i].item, "audit", &data, &len, why,
 				sizeof why) < 0)
 			continue;
 		parse_lines(data, len, out);
