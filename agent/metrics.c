@@ -88,7 +88,8 @@ void ks_metrics_free(ks_metrics *m)
 	free(m);
 }
 
-static bool valid_name(const char *s, bool colon)
+/* used in assertions only: unused when NDEBUG removes them */
+__attribute__((unused)) static bool valid_name(const char *s, bool colon)
 {
 	if (!*s)
 		return false;

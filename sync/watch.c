@@ -661,7 +661,10 @@ static void set_state(struct kind *k, bool unserved, const char *msg)
 {
 	pthread_mutex_lock(&k->w->mu);
 	k->unserved = unserved;
-	snprintf(k->error, sizeof(k->error), "%s", msg ? msg : "");
+	/* messages longer than the field are cut (ks_error's are 1 KiB) */
+	size_t n = msg ? strnlen(msg, sizeof(k->error) - 1) : 0;
+	memcpy(k->error, msg ? msg : "", n);
+	k->error[n] = '\0';
 	pthread_mutex_unlock(&k->w->mu);
 }
 
