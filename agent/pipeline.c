@@ -561,6 +561,38 @@ out:
 }
 
 /*
+ * The live objects of RESOURCES, one GET each (a cell is a few objects:
+ * cheaper than listing every kind, and no leftovers are needed without
+ * prune). Objects that do not exist, or kinds the server does not serve
+ * (apply will say so), are simply absent from *OUT.
+ */
+static int fetch_objects(const ks_pipeline_env *env, const json_t *resources,
+			 json_t **out, ks_error *err)
+{
+	json_t *live = json_array();
+	size_t i;
+	const json_t *r;
+	json_array_foreach(resources, i, r)
+	{
+		json_t *o = NULL;
+		if (cancelled(env)) {
+			json_decref(live);
+			return cancel_error(err);
+		}
+		int rc = get_live(env, res_attrs(r), &o, err);
+		if (rc == KS_ENOTFOUND)
+			continue;
+		if (rc) {
+			json_decref(live);
+			return rc;
+		}
+		json_array_append_new(live, o);
+	}
+	*out = live;
+	return 0;
+}
+
+/*
  * Applies the resources RESOURCES (of APP_CONFIG's app) and runs the
  * release check on them: 0 healthy, 1 failed (MSG), negative error. When
  * BEFORE_CHECK is set it is called between the apply and the check (to
@@ -572,10 +604,15 @@ static int apply_and_check(const ks_pipeline_env *env, json_t *rel,
 					       json_t *, void *, ks_error *),
 			   void *ud, char *msg, size_t len, ks_error *err)
 {
+	json_t *live = NULL;
+	int rc = fetch_objects(env, resources, &live, err);
+	if (rc)
+		return rc;
 	json_t *spec = subspec(app_config, resources);
 	ks_sync_plan *plan = NULL;
-	int rc = make_plan(env, spec, NULL, false, &plan, err);
+	rc = make_plan(env, spec, live, false, &plan, err);
 	json_decref(spec);
+	json_decref(live);
 	if (rc)
 		return rc;
 	if (cancelled(env)) {
@@ -832,6 +869,26 @@ static void cell_message(char *out, size_t len, const json_t *cell,
 		snprintf(out, len, "%s", what);
 }
 
+/* Moves REL to Deploying cell I (cell phase, touchedCells). Whether that
+ * changed anything: a release resumed in Deploying, or moved there by its
+ * approval, has it stored already. */
+static bool enter_cell(json_t *rel, size_t i)
+{
+	json_t *cell = json_array_get(json_object_get(rel, "cells"), i);
+	const char *name = str(cell, "cell");
+	if (!name)
+		name = "";
+	bool same = streq(phase_of(rel), KS_PHASE_DEPLOYING) &&
+		    streq(str(cell, "phase"), KS_PHASE_DEPLOYING) &&
+		    array_has_str(json_object_get(rel, "touchedCells"), name);
+	set_phase(rel, KS_PHASE_DEPLOYING);
+	set_str(cell, "phase", KS_PHASE_DEPLOYING);
+	append_unique(rel, "touchedCells", name);
+	if (!same)
+		set_str(rel, "message", "");
+	return !same;
+}
+
 /* 0 every cell healthy; 1 a cell failed (stored Failed); negative.
  * ROLLBACK: whether a failure is to be rolled back. */
 static int deploy(const ks_pipeline_env *env, json_t *rel, bool rollback,
@@ -845,11 +902,7 @@ static int deploy(const ks_pipeline_env *env, json_t *rel, bool rollback,
 		if (cancelled(env))
 			return cancel_error(err);
 		const char *name = str(cell, "cell");
-		set_phase(rel, KS_PHASE_DEPLOYING);
-		set_str(cell, "phase", KS_PHASE_DEPLOYING);
-		append_unique(rel, "touchedCells", name ? name : "");
-		set_str(rel, "message", "");
-		int rc = save(env, rel, err);
+		int rc = enter_cell(rel, i) ? save(env, rel, err) : 0;
 		if (rc)
 			return rc;
 		json_t *want = json_pack("[s]", name ? name : "");
@@ -1050,15 +1103,19 @@ int ks_pipeline_approve(const ks_pipeline_env *env, json_t *release,
 	json_t *a = json_pack("{s:s, s:s, s:s, s:s}", "who", who ? who : "",
 			      "via", via ? via : "", "at", at, "comment",
 			      comment ? comment : "");
+	json_t *before = json_deep_copy(release);
 	json_array_append_new(array_member(release, "approvals"), a);
+	/* The approval and the transition it causes in one stored write:
+	 * AwaitingApproval -> Deploying the first cell. */
+	ensure_fields(release);
+	enter_cell(release, 0);
 	int rc = save(env, release, err);
 	if (rc) {
-		json_array_remove(
-			json_object_get(release, "approvals"),
-			json_array_size(json_object_get(release, "approvals")) -
-				1);
+		json_object_update(release, before);
+		json_decref(before);
 		return rc;
 	}
+	json_decref(before);
 	if (!env->store)
 		return 0;
 	json_t *entry =

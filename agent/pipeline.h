@@ -125,7 +125,9 @@ json_t *ks_pipeline_release_new(const char *app, int number, const char *commit,
  *   manual rollback) never waits for an approval.
  *
  * Stored transitions, in order: [WaitingForDependencies]
- * [AwaitingApproval] then per cell Deploying, Checking (the cell's phase
+ * [AwaitingApproval, then Deploying stored by ks_pipeline_approve] then per
+ * cell Deploying (not stored again when the record already says so),
+ * Checking (the cell's phase
  * goes Deploying, Checking, Succeeded; touchedCells grows), then
  * Succeeded; or after a failed cell Failed (+ rollbackPending),
  * RollingBack, RolledBack. Blocked, Failed (dependency) and Succeeded set
@@ -153,11 +155,13 @@ int ks_pipeline_run(const ks_pipeline_env *env, json_t *release,
 
 /*
  * Records an approval on RELEASE, which must be AwaitingApproval:
- * appends {who, via, at, comment} to release.approvals, stores it, then
- * appends {at, who, via, what: "approve", app, release, comment} to the
- * audit log. The caller then calls ks_pipeline_run to deploy. KS_ECONFLICT
- * (release untouched) when it is not awaiting approval. COMMENT may be
- * NULL ("").
+ * appends {who, via, at, comment} to release.approvals and moves it to
+ * Deploying its first cell, stores that (one write: the approval and the
+ * transition it causes; on_change is called), then appends {at, who, via,
+ * what: "approve", app, release, comment} to the audit log. The caller
+ * then calls ks_pipeline_run to deploy (as it would to resume a release
+ * found in Deploying). KS_ECONFLICT (release untouched) when it is not
+ * awaiting approval. COMMENT may be NULL ("").
  */
 int ks_pipeline_approve(const ks_pipeline_env *env, json_t *release,
 			const char *who, const char *via, const char *comment,

@@ -327,6 +327,8 @@ static void assert_phases(fx *f, const char *const *want)
 	json_array_clear(f->stored);
 }
 
+static json_t *stored_release(fx *f, const char *app, int number);
+
 /* ---- tests ---- */
 
 static void simple_app_succeeds(void **state)
@@ -394,6 +396,12 @@ static void manual_approval(void **state)
 	assert_int_equal(ks_pipeline_approve(&f->env, rel, "alice", "cli",
 					     "ship it", &err),
 			 0);
+	/* the approval and its transition were stored together */
+	assert_string_equal(phase(rel), "Deploying");
+	json_t *st = stored_release(f, "t-s-web", 1);
+	assert_string_equal(phase(st), "Deploying");
+	assert_int_equal(json_array_size(json_object_get(st, "approvals")), 1);
+	json_decref(st);
 	json_t *a = json_array_get(json_object_get(rel, "approvals"), 0);
 	assert_string_equal(json_string_value(json_object_get(a, "who")),
 			    "alice");
@@ -402,9 +410,8 @@ static void manual_approval(void **state)
 	assert_non_null(json_string_value(json_object_get(a, "at")));
 	assert_int_equal(run(f, rel, NULL, NULL), 0);
 	assert_string_equal(phase(rel), "Succeeded");
-	const char *seq[] = {"AwaitingApproval", "AwaitingApproval",
-			     "Deploying",	 "Checking",
-			     "Succeeded",	 NULL};
+	const char *seq[] = {"AwaitingApproval", "Deploying", "Checking",
+			     "Succeeded", NULL};
 	assert_phases(f, seq);
 	/* approving what is not awaiting approval is a conflict */
 	assert_int_equal(
