@@ -69,6 +69,23 @@ static json_t *without_resources(const json_t *rel)
 	return c;
 }
 
+/* URL without its userinfo (a password may hide there): a new string. */
+static json_t *url_without_userinfo(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return json_string(url);
+	p += 3;
+	size_t hostpart = strcspn(p, "/");
+	const char *at = memchr(p, '@', hostpart);
+	if (!at)
+		return json_string(url);
+	char *s = ks_xasprintf("%.*s%s", (int)(p - url), url, at + 1);
+	json_t *v = json_string(s);
+	free(s);
+	return v;
+}
+
 static json_t *source_view(const ks_dsource *s)
 {
 	char a[32], b[32];
@@ -77,8 +94,9 @@ static json_t *source_view(const ks_dsource *s)
 	if (s->error_since)
 		ks_daemon_time(s->error_since, b, sizeof(b));
 	return json_pack(
-		"{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name",
-		s->cfg->name, "url", s->cfg->url, "ref", s->cfg->ref, "commit",
+		"{s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "name",
+		s->cfg->name, "url", url_without_userinfo(s->cfg->url), "ref",
+		s->cfg->ref, "commit",
 		*s->commit ? json_string(s->commit) : json_null(), "lastFetch",
 		s->last_fetch ? json_string(a) : json_null(), "error",
 		s->error ? json_string(s->error) : json_null(), "errorSince",

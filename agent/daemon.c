@@ -771,9 +771,6 @@ static void after_fetch(job *j)
 			process_spec(src, j->spec, j->commit);
 		}
 	}
-	for (size_t i = 0; i < d->napps; i++)
-		if (d->apps[i]->src == src)
-			d->apps[i]->sync_requested = false;
 	source_first_done(src);
 	if (d->stopping)
 		return;
