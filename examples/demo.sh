@@ -196,6 +196,13 @@ else
 	echo "  (devcluster stopped)"
 fi
 
+# The agent: Git, webhooks, approvals, drift, heal and rollback.
+if command -v git >/dev/null 2>&1 && command -v kubectl >/dev/null 2>&1; then
+	bash examples/demo-agent.sh "$kusync" || fail "the agent demo"
+else
+	fail "the agent demo needs git and kubectl"
+fi
+
 echo
 if [ "$failed" -ne 0 ]; then
 	echo "demo: something did not behave as expected" >&2
