@@ -16,6 +16,7 @@
 #include "agent/pipeline.h"
 #include "agent/store.h"
 #include "core/mem.h"
+#include "render/render.h"
 #include "sync/plan.h"
 
 #define NS "demo-t1"
@@ -1156,6 +1157,123 @@ static void cancelled_run_stops_resumable(void **state)
 	json_decref(spec);
 }
 
+/* The sub-spec of APP in a rendered Spec, as the agent splits it: the
+ * app's resources plus the Namespaces they live in. */
+static json_t *split_app(const json_t *spec, const char *app)
+{
+	json_t *out = json_pack("{s:[], s:[]}", "apps", "resources");
+	size_t i;
+	const json_t *a, *r;
+	json_array_foreach(json_object_get(spec, "apps"), i, a)
+	{
+		if (!strcmp(json_string_value(json_object_get(a, "name")), app))
+			json_array_append(json_object_get(out, "apps"),
+					  (json_t *)a);
+	}
+	json_t *nss = json_object();
+	json_array_foreach(json_object_get(spec, "resources"), i, r)
+	{
+		const json_t *md = json_object_get(
+			json_object_get(r, "attributes"), "metadata");
+		const char *owner = json_string_value(json_object_get(
+			json_object_get(md, "labels"), KS_LABEL_APP));
+		if (!owner || strcmp(owner, app))
+			continue;
+		const char *ns =
+			json_string_value(json_object_get(md, "namespace"));
+		if (ns)
+			json_object_set_new(nss, ns, json_true());
+	}
+	json_array_foreach(json_object_get(spec, "resources"), i, r)
+	{
+		const json_t *at = json_object_get(r, "attributes");
+		const json_t *md = json_object_get(at, "metadata");
+		const char *owner = json_string_value(json_object_get(
+			json_object_get(md, "labels"), KS_LABEL_APP));
+		const char *kind =
+			json_string_value(json_object_get(at, "kind"));
+		bool mine = owner && !strcmp(owner, app);
+		bool ns = kind && !strcmp(kind, "Namespace") &&
+			  json_object_get(nss,
+					  json_string_value(
+						  json_object_get(md, "name")));
+		if (mine || ns)
+			json_array_append(json_object_get(out, "resources"),
+					  (json_t *)r);
+	}
+	json_decref(nss);
+	return out;
+}
+
+/* The demo's helloworld as rendered: approval, its dependency, its
+ * mandatory policy set, and three cells deployed in order. */
+static void rendered_demo_helloworld(void **state)
+{
+	fx *f = *state;
+	char dir[1024], ws[1024];
+	snprintf(dir, sizeof(dir), "%s/examples/demo/prod",
+		 ks_test_source_dir());
+	snprintf(ws, sizeof(ws), "%s/examples/workspace.yaml",
+		 ks_test_source_dir());
+	const char *dirs[] = {dir};
+	json_t *spec = NULL;
+	ks_errlist *errs = ks_errlist_new();
+	int rc = ks_render_dirs(&spec, dirs, 1, ws, errs);
+	if (rc)
+		ks_errlist_print(errs, stderr, 10);
+	assert_int_equal(rc, 0);
+	ks_errlist_free(errs);
+	json_t *sub = split_app(spec, "demo-prod-helloworld");
+	json_decref(spec);
+	json_t *rel = new_release(f, sub, 1);
+	json_t *deps =
+		json_pack("[{s:s, s:s, s:b}]", "app", "demo-prod-api-server",
+			  "phase", "Succeeded", "healthy", 1);
+	assert_int_equal(run(f, rel, NULL, deps), 0);
+	if (strcmp(phase(rel), "AwaitingApproval"))
+		fprintf(stderr, "%s: %s\n", phase(rel), msg(rel));
+	assert_string_equal(phase(rel), "AwaitingApproval");
+	ks_error err;
+	assert_int_equal(
+		ks_pipeline_approve(&f->env, rel, "alice", "api", NULL, &err),
+		0);
+	assert_int_equal(run(f, rel, NULL, deps), 0);
+	if (strcmp(phase(rel), "Succeeded"))
+		fprintf(stderr, "%s: %s\n", phase(rel), msg(rel));
+	assert_string_equal(phase(rel), "Succeeded");
+	const char *seq[] = {"AwaitingApproval", "Deploying", "Checking",
+			     "Deploying",	 "Checking",  "Deploying",
+			     "Checking",	 "Succeeded", NULL};
+	assert_phases(f, seq);
+	json_t *cells = json_object_get(rel, "cells");
+	const char *names[] = {"GZ99S", "RZ99K", "GZ20W"};
+	for (size_t i = 0; i < 3; i++) {
+		json_t *c = json_array_get(cells, i);
+		assert_string_equal(
+			json_string_value(json_object_get(c, "cell")),
+			names[i]);
+		assert_string_equal(
+			json_string_value(json_object_get(c, "phase")),
+			"Succeeded");
+		char name[64];
+		snprintf(name, sizeof(name), "demo-prod-helloworld-%c%c%c%c%c",
+			 names[i][0] | 0x20, names[i][1] | 0x20, names[i][2],
+			 names[i][3], names[i][4] | 0x20);
+		json_t *d =
+			get_obj(f, "apps/v1", "Deployment", "demo-prod", name);
+		assert_non_null(d);
+		json_decref(d);
+	}
+	/* advisory results are kept; nothing mandatory failed */
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(rel, "policy"), i, v)
+		assert_false(json_is_true(json_object_get(v, "mandatory")));
+	json_decref(deps);
+	json_decref(rel);
+	json_decref(sub);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static int pipeline_tests(void)
@@ -1177,6 +1295,7 @@ static int pipeline_tests(void)
 		T(prune_deletes_what_the_release_dropped),
 		T(drift_report_and_heal),
 		T(cancelled_run_stops_resumable),
+		T(rendered_demo_helloworld),
 	};
 	return cmocka_run_group_tests_name("agent/pipeline", tests, NULL, NULL);
 }
