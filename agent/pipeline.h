@@ -13,7 +13,7 @@
  * from a worker thread, one call per app at a time (the daemon guarantees
  * that). Nothing here keeps state between calls.
  *
- * Choices where the spec is silent (also in docs/agent.md):
+ * Choices where the spec is silent (also in docs/pipeline.md):
  * - An app without cells deploys in one batch whose cell entry is
  *   {"zone": "", "cell": "", "phase": ...}.
  * - Resources without a kusync.io/cell label (Namespaces, Services,
@@ -30,8 +30,6 @@
  *   failed: ...").
  * - Between Failed and RollingBack the release carries "rollbackPending":
  *   true, so a crash there still rolls back on resume.
- *
- * (Signatures may still be refined until about 13:05 UTC, 2026-11-25.)
  */
 #ifndef KS_AGENT_PIPELINE_H
 #define KS_AGENT_PIPELINE_H
