@@ -17,6 +17,8 @@
  * monotonic clock: that is "the request seen by the devcluster".
  *
  * Usage: pipeline_bench [ITERATIONS]   (default 30; prints p50/p99)
+ * KS_BENCH_TRACE=1 prints the requests between each approval and its first
+ * apply; KS_BENCH_QPS sets the client's rate limit (default 10000).
  */
 #include <pthread.h>
 #include <stdio.h>
