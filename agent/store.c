@@ -33,12 +33,23 @@
 #define AUDIT_MAX_PARTS 1000
 #define CONFLICT_RETRIES 20
 
+/* The number of an app's newest Succeeded release (0: none, -1: unknown),
+ * so that pruning need not read the history back on every put. Learned by
+ * the first prune that has to look, kept up to date by puts: the local
+ * folder has one writer (this agent), so it cannot go stale. */
+typedef struct succ_entry {
+	char app[64];
+	long long number;
+} succ_entry;
+
 struct ks_store {
 	pthread_mutex_t mu;
 	int history_limit;
 	char *path;	    /* local backend, else NULL */
 	ks_kube_client *kc; /* kubernetes backend, else NULL */
 	char *ns;
+	succ_entry *succ; /* local backend: per app */
+	size_t nsucc;
 };
 
 int ks_store_name_ok(const char *name)
@@ -469,6 +480,52 @@ static json_t *local_read(const char *dir, const char *app, long long number,
 	return v;
 }
 
+static succ_entry *succ_entry_of(ks_store *s, const char *app)
+{
+	for (size_t i = 0; i < s->nsucc; i++)
+		if (!strcmp(s->succ[i].app, app))
+			return &s->succ[i];
+	s->succ = ks_xrealloc(s->succ, (s->nsucc + 1) * sizeof *s->succ);
+	succ_entry *e = &s->succ[s->nsucc++];
+	snprintf(e->app, sizeof e->app, "%s", app);
+	e->number = -1;
+	return e;
+}
+
+/* Keeps the newest-Succeeded number of APP right after a put. */
+static void succ_note_put(ks_store *s, const char *app, long long number,
+			  bool succeeded)
+{
+	succ_entry *e = succ_entry_of(s, app);
+	if (e->number < 0)
+		return;
+	if (succeeded && number > e->number)
+		e->number = number;
+	else if (!succeeded && number == e->number)
+		e->number = -1; /* it was replaced: look again */
+}
+
+/* The newest Succeeded number among NUMS (newest first) by reading them
+ * (JUST_PUT, numbered PUT_NUMBER, is known without reading), 0 if none. */
+static long long scan_succeeded(const char *dir, const char *app,
+				const long long *nums, size_t n,
+				const json_t *just_put, long long put_number)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (nums[i] == put_number) {
+			if (is_succeeded(just_put))
+				return nums[i];
+			continue;
+		}
+		json_t *r = local_read(dir, app, nums[i], NULL);
+		bool ok = r && is_succeeded(r);
+		json_decref(r);
+		if (ok)
+			return nums[i];
+	}
+	return 0;
+}
+
 /* Deletes the records of APP past the history limit, keeping the newest
  * Succeeded one. JUST_PUT is the record just written (known without
  * reading it back). */
@@ -481,21 +538,14 @@ static int local_prune(ks_store *s, const char *app, const json_t *just_put,
 	int rc = scan_numbers(dir, &nums, &n, err);
 	if (rc < 0 || n <= (size_t)s->history_limit)
 		goto out;
-	size_t keep = n; /* index of the newest Succeeded one */
-	for (size_t i = 0; i < n && keep == n; i++) {
-		if (nums[i] == put_number) {
-			if (is_succeeded(just_put))
-				keep = i;
-			continue;
-		}
-		json_t *r = local_read(dir, app, nums[i], NULL);
-		if (r && is_succeeded(r))
-			keep = i;
-		json_decref(r);
-	}
+	succ_entry *e = succ_entry_of(s, app);
+	if (e->number < 0)
+		e->number =
+			scan_succeeded(dir, app, nums, n, just_put, put_number);
+	long long keep = e->number;
 	bool removed = false;
 	for (size_t i = (size_t)s->history_limit; i < n; i++) {
-		if (i == keep)
+		if (nums[i] == keep)
 			continue;
 		char *file = ks_xasprintf("%s/%lld.json.gz", dir, nums[i]);
 		if (unlink(file) < 0 && errno != ENOENT)
@@ -532,8 +582,10 @@ static int local_put(ks_store *s, const json_t *release, const char *app,
 		rc = write_atomic(dir, name, gz, gzlen, err);
 	free(gz);
 	free(dir);
-	if (rc == 0)
+	if (rc == 0) {
+		succ_note_put(s, app, number, is_succeeded(release));
 		rc = local_prune(s, app, release, number, err);
+	}
 	return rc;
 }
 
@@ -1265,6 +1317,7 @@ void ks_store_free(ks_store *s)
 	if (!s)
 		return;
 	pthread_mutex_destroy(&s->mu);
+	free(s->succ);
 	free(s->path);
 	free(s->ns);
 	free(s);
@@ -1281,8 +1334,8 @@ static int check_app(const char *app, ks_error *err)
 
 int ks_store_put(ks_store *s, const json_t *release, ks_error *err)
 {
-	const char *app;
-	long long number;
+	const char *app = NULL;
+	long long number = 0;
 	int rc = release_id(release, &app, &number, err);
 	if (rc < 0)
 		return rc;

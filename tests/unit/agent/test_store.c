@@ -232,12 +232,23 @@ static void local_history_keeps_newest_succeeded(void **state)
 	put(s, release(APP, 7, "Succeeded"));
 	list_numbers(s, APP, nums, sizeof nums, NULL);
 	assert_string_equal(nums, "7,6,5");
+	put(s, release(APP, 8, "Failed"));
+	list_numbers(s, APP, nums, sizeof nums, NULL);
+	assert_string_equal(nums, "8,7,6");
+	/* The rollback target replaced by a record that is not Succeeded
+	 * is no longer kept; an older Succeeded one would be, but there is
+	 * none left. */
+	put(s, release(APP, 7, "RolledBack"));
+	put(s, release(APP, 9, "Failed"));
+	put(s, release(APP, 10, "Failed"));
+	list_numbers(s, APP, nums, sizeof nums, NULL);
+	assert_string_equal(nums, "10,9,8");
 	/* The history of another app is its own. */
 	put(s, release("other", 1, "Failed"));
 	list_numbers(s, "other", nums, sizeof nums, NULL);
 	assert_string_equal(nums, "1");
 	list_numbers(s, APP, nums, sizeof nums, NULL);
-	assert_string_equal(nums, "7,6,5");
+	assert_string_equal(nums, "10,9,8");
 	ks_store_free(s);
 	rm_rf(dir);
 }
