@@ -325,6 +325,66 @@ static void local_damaged_records_are_skipped(void **state)
 	rm_rf(dir);
 }
 
+/* Every truncation and 300 random byte changes of a valid record: each
+ * list gives either the record intact or one warning, never both, never a
+ * crash. */
+static void local_mangled_records_fuzz(void **state)
+{
+	(void)state;
+	char dir[256], path[512];
+	make_tmpdir(dir, sizeof dir);
+	ks_store *s;
+	ks_error err;
+	assert_int_equal(ks_store_open_local(&s, dir, 5, &err), 0);
+	json_t *orig = release(APP, 1, "Succeeded");
+	assert_int_equal(ks_store_put(s, orig, &err), 0);
+	snprintf(path, sizeof path, "%s/releases/%s/1.json.gz", dir, APP);
+	char *good;
+	size_t n;
+	assert_int_equal(ks_read_file(path, 1 << 20, &good, &n, &err), 0);
+	unsigned char *buf = malloc(n);
+	unsigned rnd = 12345;
+	int readable = 0, warned_count = 0;
+	for (size_t round = 0; round < n + 300; round++) {
+		memcpy(buf, good, n);
+		size_t len = n;
+		if (round < n) {
+			len = round;
+		} else {
+			for (int k = 0; k < 1 + (int)(round % 3); k++) {
+				rnd = rnd * 1103515245u + 12345u;
+				size_t at = (rnd >> 8) % n;
+				rnd = rnd * 1103515245u + 12345u;
+				buf[at] ^= (unsigned char)(1 +
+							   ((rnd >> 16) % 255));
+			}
+		}
+		write_file(path, buf, len);
+		ks_errlist *w = ks_errlist_new();
+		json_t *arr;
+		assert_int_equal(ks_store_list(s, APP, &arr, w, &err), 0);
+		size_t got = json_array_size(arr), nw = ks_errlist_count(w);
+		assert_int_equal(got + nw, 1);
+		if (got) {
+			assert_true(json_equal(json_array_get(arr, 0), orig));
+			readable++;
+		} else {
+			warned_count++;
+		}
+		json_decref(arr);
+		ks_errlist_free(w);
+	}
+	/* Every truncation is caught (gzip's trailer); most changes too. */
+	assert_true(warned_count >= (int)n);
+	printf("  %zu-byte record: %d mangled copies refused, %d read intact\n",
+	       n, warned_count, readable);
+	free(buf);
+	free(good);
+	json_decref(orig);
+	ks_store_free(s);
+	rm_rf(dir);
+}
+
 static void expect_mode(const char *path, mode_t mode)
 {
 	struct stat st;
@@ -722,6 +782,7 @@ static int store_tests(void)
 		cmocka_unit_test(local_round_trip),
 		cmocka_unit_test(local_history_keeps_newest_succeeded),
 		cmocka_unit_test(local_damaged_records_are_skipped),
+		cmocka_unit_test(local_mangled_records_fuzz),
 		cmocka_unit_test(local_files_are_private_and_atomic),
 		cmocka_unit_test(local_refuses_bad_names),
 		cmocka_unit_test(local_concurrent_puts),
