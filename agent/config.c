@@ -106,8 +106,10 @@ static void cerr(cctx *c, ks_mark m, const char *path, const char *fmt, ...)
 static node child(cctx *c, const node *p, const char *key)
 {
 	node n = {.key = p->key, .val = p->key};
-	snprintf(n.path, sizeof(n.path), "%s%s%s", p->path, *p->path ? "." : "",
-		 key);
+	/* a path longer than the buffer is cut: it only names the field */
+	if (snprintf(n.path, sizeof(n.path), "%s%s%s", p->path,
+		     *p->path ? "." : "", key) >= (int)sizeof(n.path))
+		n.path[sizeof(n.path) - 1] = '\0';
 	if (!p->v || !json_is_object(p->v))
 		return n;
 	n.v = json_object_get(p->v, key);
@@ -159,11 +161,12 @@ static const char *describe(const node *n, char *buf, size_t size)
 		return "false";
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
-		size_t len = strlen(s);
-		if (len > 40)
-			snprintf(buf, size, "\"%.40s...\"", s);
-		else
-			snprintf(buf, size, "\"%s\"", s);
+		size_t len = strlen(s), cut = len > 40 ? 40 : len;
+		while (cut < len && cut &&
+		       ((unsigned char)s[cut] & 0xC0) == 0x80)
+			cut--; /* do not cut a UTF-8 character */
+		snprintf(buf, size, "\"%.*s%s\"", (int)cut, s,
+			 cut < len ? "..." : "");
 		return buf;
 	}
 	if (n->raw) {
@@ -957,6 +960,12 @@ static void load_source_name(cctx *c, const node *n, ks_agent_source *s,
 		     "\"%s\" is not a valid source name (a DNS-1123 label: "
 		     "lowercase letters, digits and '-', at most 63)",
 		     s->name);
+		return;
+	}
+	if (!strcmp(s->name, "unknown")) {
+		cerr(c, name.val, name.path,
+		     "the source name \"unknown\" is reserved (webhook metrics "
+		     "count deliveries for unknown sources under it)");
 		return;
 	}
 	for (size_t i = 0; i < cfg->nsources; i++)

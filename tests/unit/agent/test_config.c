@@ -773,6 +773,20 @@ static void more_edges(void **state)
 		   "mean \"tokenFile\"?)",
 		   true);
 
+	expect_err("sources:\n  - name: unknown\n    url: https://h/x\n"
+		   "    paths: [a]\n    namespaces: [a]\n",
+		   "2:11",
+		   "sources[0].name: the source name \"unknown\" is reserved",
+		   true);
+	/* a long value is cut at 40 characters, not inside a character */
+	expect_err("state: {backend: "
+		   "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u00e9\u00e9\"}"
+		   "\n" SOURCE_HEAD,
+		   "1:18",
+		   "state.backend: expected local or kubernetes, got "
+		   "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"",
+		   true);
+
 	/* a file that cannot be read is named with the reason */
 	errs = ks_errlist_new();
 	c = NULL;
