@@ -15,6 +15,7 @@ ks_tmpdir
 dc_need_kubectl
 ks_on_exit() {
 	ag_on_exit
+	pl_keep
 	[ -n "${dc_pid:-}" ] && kill "$dc_pid" 2>/dev/null && wait "$dc_pid" 2>/dev/null
 	return 0
 }

@@ -15,12 +15,14 @@ ks_tmpdir
 dc_need_kubectl
 ks_on_exit() {
 	ag_on_exit
+	pl_keep
 	[ -n "${dc_pid:-}" ] && kill "$dc_pid" 2>/dev/null && wait "$dc_pid" 2>/dev/null
 	return 0
 }
 cd "$ks_tmp" || exit 1
-# rollouts take 200 ms; a Deployment's 600 s progress deadline passes in 1 s
-dc_start --rollout-delay 200ms --time-scale 600 --fail-images 'broken$' ||
+# --time-scale divides every delay: rollouts take 200 ms, a Deployment's
+# 600 s progress deadline passes in 1 s
+dc_start --rollout-delay 120s --time-scale 600 --fail-images 'broken$' ||
 	{ ks_fail "devcluster"; ks_done; exit 1; }
 k() { kubectl --request-timeout=20s -n t4-prod "$@"; }
 ag_secrets

@@ -118,3 +118,13 @@ t_releases() {
 		ks_fail "$name: $(jget "$ks_tmp/releases.json" "[(r['number'],r['phase'],r['commit'][:8],r.get('message')) for r in d['releases']]" 2>&1 | head -c 900)"
 	fi
 }
+
+# pl_keep: with T4_KEEP=DIR set, copies the scratch folder (logs, state)
+# there before it is removed (for debugging; call it from ks_on_exit).
+pl_keep() {
+	if [ -n "${T4_KEEP:-}" ]; then
+		rm -rf "$T4_KEEP"
+		cp -r "$ks_tmp" "$T4_KEEP" 2>/dev/null
+	fi
+	return 0
+}
