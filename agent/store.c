@@ -31,6 +31,9 @@
  * Secret once this much is written. */
 #define AUDIT_PART_MAX ((size_t)512 << 10)
 #define AUDIT_MAX_PARTS 1000
+/* Room for a release record in a Secret's 1 MiB, leaving some for the
+ * metadata. */
+#define SECRET_DATA_MAX ((size_t)1000 << 10)
 #define CONFLICT_RETRIES 20
 
 /* The number of an app's newest Succeeded release (0: none, -1: unknown),
@@ -296,36 +299,6 @@ static void sort_unique_strings(json_t *arr)
 
 /* ---- local files --------------------------------------------------- */
 
-/* Creates PATH and its missing parents, mode 0700. */
-static int mkdirs(const char *path, ks_error *err)
-{
-	char *p = ks_xstrdup(path);
-	int rc = 0;
-	for (char *q = p + 1;; q++) {
-		if (*q != '/' && *q != '\0')
-			continue;
-		char c = *q;
-		*q = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			rc = ks_error_set(err, KS_EIO,
-					  "cannot create \"%s\": %s", p,
-					  strerror(errno));
-			break;
-		}
-		*q = c;
-		if (c == '\0')
-			break;
-	}
-	if (rc == 0) {
-		struct stat st;
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-			rc = ks_error_set(err, KS_EIO, "\"%s\" is not a folder",
-					  path);
-	}
-	free(p);
-	return rc;
-}
-
 static int fsync_dir(const char *dir, ks_error *err)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -337,6 +310,44 @@ static int fsync_dir(const char *dir, ks_error *err)
 		rc = ks_error_set(err, KS_EIO, "cannot sync \"%s\": %s", dir,
 				  strerror(errno));
 	close(fd);
+	return rc;
+}
+
+/* Creates PATH and its missing parents, mode 0700; the folder holding
+ * each one created is fsync'd so that the new entry is durable. */
+static int mkdirs(const char *path, ks_error *err)
+{
+	char *p = ks_xstrdup(path);
+	int rc = 0;
+	for (char *q = p + 1;; q++) {
+		if (*q != '/' && *q != '\0')
+			continue;
+		char c = *q;
+		*q = '\0';
+		if (mkdir(p, 0700) == 0) {
+			char *slash = strrchr(p, '/');
+			char *parent =
+				slash == p ? ks_xstrdup("/")
+				: slash	   ? ks_xstrndup(p, (size_t)(slash - p))
+					   : ks_xstrdup(".");
+			rc = fsync_dir(parent, err);
+			free(parent);
+		} else if (errno != EEXIST) {
+			rc = ks_error_set(err, KS_EIO,
+					  "cannot create \"%s\": %s", p,
+					  strerror(errno));
+		}
+		*q = c;
+		if (rc < 0 || c == '\0')
+			break;
+	}
+	if (rc == 0) {
+		struct stat st;
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			rc = ks_error_set(err, KS_EIO, "\"%s\" is not a folder",
+					  path);
+	}
+	free(p);
 	return rc;
 }
 
@@ -700,12 +711,20 @@ static int local_audit(ks_store *s, const char *line, size_t len, ks_error *err)
 {
 	char *file = ks_xasprintf("%s/audit.log", s->path);
 	int rc = 0;
-	int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	bool created = true;
+	int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+		      0600);
+	if (fd < 0 && errno == EEXIST) {
+		created = false;
+		fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
+	}
 	if (fd < 0 || write_all(fd, line, len) < 0 || fsync(fd) < 0)
 		rc = ks_error_set(err, KS_EIO, "cannot append to \"%s\": %s",
 				  file, strerror(errno));
 	if (fd >= 0)
 		close(fd);
+	if (rc == 0 && created)
+		rc = fsync_dir(s->path, err);
 	free(file);
 	return rc;
 }
@@ -977,6 +996,16 @@ static int kube_put(ks_store *s, const json_t *release, const char *app,
 	json_t *labels = json_pack("{s:s, s:s, s:s}", "owner", "kusync",
 				   "kusync.io/release-of", app,
 				   "kusync.io/release-number", num);
+	/* A Secret holds at most 1 MiB; base64 makes 4 bytes of 3. */
+	if (gzlen / 3 * 4 > SECRET_DATA_MAX) {
+		json_decref(labels);
+		free(name);
+		free(gz);
+		return ks_error_set(err, KS_ELIMIT,
+				    "release %lld of \"%s\" is %zu bytes "
+				    "gzip'd, too large for a Secret",
+				    number, app, gzlen);
+	}
 	json_t *sec = secret_new(s, name, "kusync.io/release", labels,
 				 "release", gz, gzlen);
 	rc = kube_apply(s, sec, err);
@@ -1239,7 +1268,13 @@ static int kube_ensure_namespace(ks_store *s, ks_error *err)
 {
 	char *path = ks_xasprintf("/api/v1/namespaces/%s", s->ns);
 	char *what = ks_xasprintf("read Namespace \"%s\"", s->ns);
-	int rc = kube_call(s, "GET", path, NULL, NULL, what, NULL, err);
+	ks_kube_resp resp;
+	int rc = kube_call(s, "GET", path, NULL, NULL, what, &resp, err);
+	/* An agent confined to its namespace (a Role, not a ClusterRole) may
+	 * not read Namespaces: then it exists, or the first write says so. */
+	if (rc < 0 && resp.status == 403)
+		rc = 0;
+	ks_kube_resp_release(&resp);
 	if (rc == KS_ENOTFOUND) {
 		json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion",
 				       "v1", "kind", "Namespace", "metadata",
