@@ -16,13 +16,20 @@
  *       owner=kusync, kusync.io/release-of=<app>,
  *       kusync.io/release-number=<number>; data.release = gzip'd JSON (the
  *       way Helm keeps its releases). Not labelled kusync.io/app, so a
- *       release is never taken for an orphan of the app.
- *   Secret kusync.state.<app>               data.state = the state JSON
- *   Secret kusync.audit.<yyyymmdd>          data.audit = JSON lines of that
- *       UTC day; appended with optimistic concurrency (GET, append, PUT
- *       with the resourceVersion read, again on 409). A Secret rather than
- *       a ConfigMap because audit entries carry comments and identities
- *       that should get the same access control as the releases.
+ *       release is never taken for an orphan of the app. Written with one
+ *       server-side apply (field manager kusync, forced): created or
+ *       replaced whole in one request. Listed by the label selector
+ *       owner=kusync,kusync.io/release-of=<app>.
+ *   Secret kusync.state.<app>               type kusync.io/state, labels
+ *       owner=kusync, kusync.io/state-of=<app>; data.state = the JSON
+ *   Secret kusync.audit.<yyyymmdd>          type kusync.io/audit, labels
+ *       owner=kusync, kusync.io/audit-day=<yyyymmdd>; data.audit = JSON
+ *       lines of that UTC day; appended with optimistic concurrency (GET,
+ *       append, PUT with the resourceVersion read, again on 409; POST when
+ *       the day has none yet). Past 512 KiB a day goes on in
+ *       kusync.audit.<yyyymmdd>.2, .3, ... (a Secret holds 1 MiB). A
+ *       Secret rather than a ConfigMap because audit entries carry
+ *       comments and identities that deserve the releases' access control.
  *
  * Unreadable records (bad gzip, not JSON, no app or number, a number other
  * than the file's or Secret's name says) are skipped and described in the
