@@ -839,6 +839,50 @@ static void kube_audit_concurrent(void **state)
 	ks_dc_thread_stop(&t);
 }
 
+/* A day's audit log past 512 KiB goes on in a second Secret, and reads
+ * back whole, in order. */
+static void kube_audit_parts(void **state)
+{
+	(void)state;
+	ks_dc_thread t;
+	ks_dc_thread_start(&t, NULL);
+	ks_store *s;
+	ks_error err;
+	assert_int_equal(ks_store_open_kube(&s, t.client, "kusync", 5, &err),
+			 0);
+	char *comment = malloc(20001);
+	memset(comment, 'x', 20000);
+	comment[20000] = '\0';
+	for (int i = 0; i < 30; i++) {
+		json_t *a = json_pack("{s:s, s:i, s:s}", "what", "approve",
+				      "release", i, "comment", comment);
+		int rc = ks_store_audit(s, a, &err);
+		if (rc)
+			fprintf(stderr, "audit: %s\n", err.msg);
+		assert_int_equal(rc, 0);
+		json_decref(a);
+	}
+	free(comment);
+	json_t *log;
+	assert_int_equal(ks_store_audit_list(s, &log, &err), 0);
+	assert_int_equal(json_array_size(log), 30);
+	for (size_t i = 0; i < 30; i++)
+		assert_int_equal(json_integer_value(json_object_get(
+					 json_array_get(log, i), "release")),
+				 (json_int_t)i);
+	const char *at = json_string_value(
+		json_object_get(json_array_get(log, 29), "at"));
+	char name[64];
+	snprintf(name, sizeof name, "kusync.audit.%.4s%.2s%.2s.2", at, at + 5,
+		 at + 8);
+	json_t *part2 = get_secret(&t, name);
+	assert_non_null(part2);
+	json_decref(part2);
+	json_decref(log);
+	ks_store_free(s);
+	ks_dc_thread_stop(&t);
+}
+
 static int store_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -852,6 +896,7 @@ static int store_tests(void)
 		cmocka_unit_test(kube_round_trip),
 		cmocka_unit_test(kube_history_and_damage),
 		cmocka_unit_test(kube_audit_concurrent),
+		cmocka_unit_test(kube_audit_parts),
 	};
 	return cmocka_run_group_tests_name("agent/store", tests, NULL, NULL);
 }
