@@ -31,7 +31,9 @@ static void format_micro(int64_t us, char *buf, size_t len)
 	gmtime_r(&t, &tm);
 	char base[32];
 	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%06ldZ", base, (long)(us % 1000000));
+	if (snprintf(buf, len, "%s.%06ldZ", base, (long)(us % 1000000)) >=
+	    (int)len)
+		buf[0] = '\0'; /* callers pass 40 bytes: cannot happen */
 }
 
 /* Days from 1970-01-01 to Y-M-D (proleptic Gregorian). */
