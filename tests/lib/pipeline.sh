@@ -128,3 +128,25 @@ pl_keep() {
 	fi
 	return 0
 }
+
+# rel_np APP: "NUMBER PHASE" of APP's latest release (curl and jq only: fast
+# enough to catch a phase of a few seconds on a loaded machine).
+rel_np() {
+	curl -s --max-time 10 -H "Authorization: Bearer $ALICE" \
+		"$AG_URL/api/v1/apps/$1" |
+		jq -r 'if .release then "\(.release.number) \(.release.phase)" else "-" end' 2>/dev/null
+}
+
+# wait_np SECONDS APP NUMBER PHASE: waits until APP's latest release is
+# NUMBER in PHASE; passes or fails (with what it saw).
+wait_np() {
+	local secs=$1 app=$2 want="$3 $4" got=
+	local end=$((SECONDS + secs))
+	while [ $SECONDS -le $end ]; do
+		got=$(rel_np "$app")
+		[ "$got" = "$want" ] && { ks_pass; return 0; }
+		sleep 0.1
+	done
+	ks_fail "$app: release \"$got\", want \"$want\" within $secs s"
+	return 1
+}
