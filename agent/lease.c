@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/mem.h"
+#include "core/values.h"
 #include "core/banned.h"
 
 static int64_t now_us(void)
@@ -34,77 +35,6 @@ static void format_micro(int64_t us, char *buf, size_t len)
 	if (snprintf(buf, len, "%s.%06ldZ", base, (long)(us % 1000000)) >=
 	    (int)len)
 		buf[0] = '\0'; /* callers pass 40 bytes: cannot happen */
-}
-
-/* Days from 1970-01-01 to Y-M-D (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char **p, int n)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (**p < '0' || **p > '9')
-			return -1;
-		v = v * 10 + (**p - '0');
-		(*p)++;
-	}
-	return v;
-}
-
-/* Microseconds since the epoch of an RFC 3339 time with an optional
- * fraction ("2006-01-02T15:04:05.000000Z", or an offset), -1 if
- * malformed. */
-static int64_t parse_micro(const char *s)
-{
-	if (!s)
-		return -1;
-	const char *p = s;
-	int y = digits(&p, 4);
-	int mo = *p++ == '-' ? digits(&p, 2) : -1;
-	int d = *p++ == '-' ? digits(&p, 2) : -1;
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-	    (*p != 'T' && *p != 't'))
-		return -1;
-	p++;
-	int h = digits(&p, 2);
-	int mi = *p++ == ':' ? digits(&p, 2) : -1;
-	int sec = *p++ == ':' ? digits(&p, 2) : -1;
-	if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
-		return -1;
-	int64_t frac = 0;
-	if (*p == '.') {
-		int64_t scale = 100000;
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			frac += (*p - '0') * scale;
-			scale /= 10;
-		}
-	}
-	int64_t off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int sign = *p++ == '-' ? -1 : 1;
-		int oh = digits(&p, 2);
-		int om = *p++ == ':' ? digits(&p, 2) : -1;
-		if (oh < 0 || om < 0)
-			return -1;
-		off = sign * (oh * 3600 + om * 60);
-	} else {
-		return -1;
-	}
-	if (*p)
-		return -1;
-	int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-		       h * 3600 + mi * 60 + sec - off;
-	return secs * 1000000 + frac;
 }
 
 static char *lease_path(const char *ns, const char *name)
@@ -171,10 +101,10 @@ static bool lease_free(const json_t *spec, int duration_s, int64_t now)
 	int64_t dur = json_is_integer(d) && json_integer_value(d) > 0
 			      ? json_integer_value(d)
 			      : duration_s;
-	int64_t renew = parse_micro(
+	int64_t renew = ks_time_parse_us(
 		json_string_value(json_object_get(spec, "renewTime")));
 	if (renew < 0)
-		renew = parse_micro(json_string_value(
+		renew = ks_time_parse_us(json_string_value(
 			json_object_get(spec, "acquireTime")));
 	return renew < 0 || renew + dur * 1000000 < now;
 }

@@ -16,6 +16,12 @@
  * (2^63-1 ns, about 292 years) and nonzero durations under 1ms. Sub-ms parts
  * are truncated ("1500us" is 1ms). *out_ms is set only on success. */
 int ks_duration_parse(const char *s, int64_t *out_ms);
+
+/* Microseconds since the epoch of an RFC 3339 time as the API server and
+ * Git hosts write them ("2006-01-02T15:04:05Z", with an optional fraction
+ * of up to 6 digits counted, more ignored, and "Z" or a "+hh:mm" offset;
+ * a space may stand for the "T"); -1 when malformed or before 1970. */
+int64_t ks_time_parse_us(const char *s);
 /* Formats milliseconds the way a person writes them: "10m", "1h30m", "90s"
  * -> "1m30s", "250ms", "1.5s", "0s"; ks_duration_parse reads it back.
  * Truncates to OUTLEN (32 bytes always suffice). */
