@@ -38,8 +38,8 @@
 
 #include "core/banned.h"
 
-#define DRIFT_SLOTS 2
-#define DEBOUNCE_MS 100
+#define DRIFT_SLOTS 4
+#define DEBOUNCE_MS 50
 #define LEASE_NAME "kusync-leader"
 #define LEASE_SECONDS 15
 #define LEASE_PERIOD_MS 5000
@@ -1233,12 +1233,18 @@ static void run_slot_free(ks_daemon *d)
 	}
 }
 
+/* A drift slot is free: the dirty apps get it in turn (round robin), so
+ * that busy apps early in the list do not starve the others. */
 static void drift_slot_free(ks_daemon *d)
 {
 	d->ndrifting--;
-	for (size_t i = 0; i < d->napps && d->ndrifting < DRIFT_SLOTS; i++)
-		if (d->apps[i]->drift_dirty && !d->apps[i]->busy)
-			ks_daemon_kick(d->apps[i]);
+	for (size_t n = 0; n < d->napps && d->ndrifting < DRIFT_SLOTS; n++) {
+		ks_dapp *a = d->apps[(d->drift_rr + n) % d->napps];
+		if (a->drift_dirty && !a->busy) {
+			d->drift_rr = (d->drift_rr + n + 1) % d->napps;
+			ks_daemon_kick(a);
+		}
+	}
 }
 
 static void op_failed(ks_dapp *a, const job *j)

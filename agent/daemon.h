@@ -110,7 +110,8 @@ struct ks_daemon {
 	size_t napps, aapps;
 
 	unsigned nfetching, nrunning, ndrifting;
-	unsigned njobs; /* every job queued or running */
+	size_t drift_rr; /* where the next free drift slot looks first */
+	unsigned njobs;	 /* every job queued or running */
 	ks_dsource **fetchq;
 	size_t nfetchq;
 	ks_dapp **appq;

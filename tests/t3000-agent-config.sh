@@ -8,7 +8,11 @@ set -u
 . "$KS_SOURCE_DIR/tests/unit/devcluster/devcluster.sh"
 . "$KS_SOURCE_DIR/tests/lib/agent.sh"
 ks_tmpdir
-ks_on_exit() { ag_on_exit; }
+ks_on_exit() {
+	ag_on_exit
+	[ -n "${dc_pid:-}" ] && kill "$dc_pid" 2>/dev/null && wait "$dc_pid" 2>/dev/null
+	return 0
+}
 cd "$ks_tmp" || exit 1
 
 cat >bad.yaml <<'YAML'

@@ -112,7 +112,7 @@ printf '{"ref":"refs/heads/main","after":"%s","repository":{"full_name":"t/r"}}'
 SIG=$(sign_hmac "It's a Secret to Everybody" push.json)
 t_hook "push for the ref: 202" 202 gh push.json "X-Hub-Signature-256: sha256=$SIG" "X-GitHub-Event: push" "X-GitHub-Delivery: d-1"
 t_json "push: accepted" "$ks_tmp/body" "d['result']=='accepted'"
-if wait_for 10 test "$(last_fetch gh)" != "$before"; then ks_pass; else ks_fail "the push did not fetch"; fi
+if wait_for 40 test "$(last_fetch gh)" != "$before"; then ks_pass; else ks_fail "the push did not fetch"; fi
 t_hook "replayed delivery: 200" 200 gh push.json "X-Hub-Signature-256: sha256=$SIG" "X-GitHub-Event: push" "X-GitHub-Delivery: d-1"
 t_json "replay: duplicate" "$ks_tmp/body" "d['result']=='duplicate'"
 

@@ -50,7 +50,7 @@ t_json "401 body is an error" "$ks_tmp/body" "'error' in d"
 t_status "unknown token: 401" 401 GET /api/v1/apps "not-a-token"
 t_status "viewer may read" 200 GET /api/v1/apps "$BOB"
 t_status "healthz needs no token" 200 GET /healthz
-wait_for 20 test "$(api GET /readyz)" = 200 && ks_pass || ks_fail "readyz never 200"
+wait_for 40 test "$(api GET /readyz)" = 200 && ks_pass || ks_fail "readyz never 200"
 t_status "metrics need no token" 200 GET /metrics
 
 if wait_for 60 phase_is $HW AwaitingApproval; then ks_pass; else ks_fail "helloworld not AwaitingApproval: $(app_field $HW "d['release']")"; fi
@@ -123,7 +123,7 @@ t_json "sync did not touch the neighbours" <(api GET /api/v1/apps/demo-prod-api-
 t_status "suspend again" 200 POST /api/v1/apps/$OR/suspend "$ALICE"
 ag_stop || ks_fail "stop: exit $?"
 ag_start agent.yaml agent2 || ks_fail "restart"
-if wait_for 10 app_is $OR "d['suspended']==True and d['release']['number']==5"; then ks_pass; else ks_fail "after restart: $(head -c 300 "$ks_tmp/body")"; fi
+if wait_for 40 app_is $OR "d['suspended']==True and d['release']['number']==5"; then ks_pass; else ks_fail "after restart: $(head -c 300 "$ks_tmp/body")"; fi
 
 # --- dashboard
 code=$(curl -s -o dash.html -w '%{http_code}' "$AG_URL/")

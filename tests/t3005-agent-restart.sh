@@ -17,7 +17,7 @@ ks_on_exit() {
 	return 0
 }
 cd "$ks_tmp" || exit 1
-dc_start -q --rollout-delay 4s || { ks_fail "devcluster"; ks_done; exit 1; }
+dc_start -q --rollout-delay 10s || { ks_fail "devcluster"; ks_done; exit 1; }
 k() { kubectl --request-timeout=20s "$@"; }
 ag_secrets
 ag_repo "$ks_tmp/repo"
@@ -52,7 +52,7 @@ if wait_for 60 deploying; then ks_pass; else ks_fail "never saw orders deploying
 kill -9 "$ag_pid"
 wait "$ag_pid" 2>/dev/null
 ag_start one.yaml one-again || { ks_fail "agent restart"; ks_done; exit 1; }
-if grep -q "app $OR: resuming release 1 (\(Deploying\|Checking\))" "$ag_log"; then ks_pass; else ks_fail "no resume in the log: $(grep resuming "$ag_log")"; fi
+if grep -q "app $OR: resuming release 1 (\(Deploying\|Checking\))" "$ag_log"; then ks_pass; else ks_fail "no resume in the log: $(grep -e resuming -e "$OR" "$ag_log" | head -20) FIRST: $(grep -e "$OR" "$ks_tmp/one.log" | tail -n 8)"; fi
 if wait_for 60 app_is $OR "d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "did not converge after restart: $(app_field $OR "d['release']")"; fi
 t_status "releases after restart" 200 GET /api/v1/apps/$OR/releases "$ALICE"
 t_json "one release, no duplicate" "$ks_tmp/body" "[r['number'] for r in d['releases']]==[1]"
@@ -65,13 +65,13 @@ config kubernetes a >a.yaml
 config kubernetes b >b.yaml
 ag_start a.yaml a || { ks_fail "agent a"; ks_done; exit 1; }
 pid_a=$ag_pid url_a=$AG_URL log_a=$ag_log
-if wait_for 20 grep -q "now the leader" "$log_a"; then ks_pass; else ks_fail "a did not lead: $(tail -5 "$log_a")"; fi
+if wait_for 40 grep -q "now the leader" "$log_a"; then ks_pass; else ks_fail "a did not lead: $(tail -5 "$log_a")"; fi
 ag_start b.yaml b || { ks_fail "agent b"; ks_done; exit 1; }
 pid_b=$ag_pid url_b=$AG_URL log_b=$ag_log
 AG_URL=$url_a
 if wait_for 60 app_is $OR "d['release'] is not None and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "a did not deploy"; fi
 AG_URL=$url_b
-if wait_for 15 app_is $OR "d['release'] is not None and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "b does not see a's release"; fi
+if wait_for 40 app_is $OR "d['release'] is not None and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "b does not see a's release"; fi
 t_status "the follower refuses actions" 503 POST /api/v1/apps/$OR/sync "$ALICE"
 t_json "503 says why" "$ks_tmp/body" "'not the leader' in d['error']"
 if grep -q "pipeline:" "$log_b" || grep -q "now the leader" "$log_b"; then ks_fail "b acted as a leader: $(grep -m3 -e pipeline: -e leader "$log_b")"; else ks_pass; fi

@@ -16,7 +16,7 @@ ks_on_exit() {
 	return 0
 }
 cd "$ks_tmp" || exit 1
-dc_start -q --rollout-delay 4s || { ks_fail "devcluster"; ks_done; exit 1; }
+dc_start -q --rollout-delay 8s || { ks_fail "devcluster"; ks_done; exit 1; }
 k() { kubectl --request-timeout=20s "$@"; }
 ag_secrets
 ag_repo "$ks_tmp/repo"
@@ -49,7 +49,7 @@ if wait_for 90 rel_is $HW 1 AwaitingApproval; then ks_pass; else ks_fail "hellow
 sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/repo/demo/prod/helloworld.yaml"
 ag_commit "$ks_tmp/repo" "helloworld: three"
 B=$(ag_head "$ks_tmp/repo")
-if wait_for 20 rel_is $HW 2 AwaitingApproval; then ks_pass; else ks_fail "release 2: $(app_field $HW "d['release']")"; fi
+if wait_for 40 rel_is $HW 2 AwaitingApproval; then ks_pass; else ks_fail "release 2: $(app_field $HW "d['release']")"; fi
 t_status "releases" 200 GET /api/v1/apps/$HW/releases "$ALICE"
 t_json "release 1 superseded by 2" "$ks_tmp/body" \
 	"d['releases'][1]['number']==1 and d['releases'][1]['phase']=='Superseded' and d['releases'][0]['commit']=='$B'"
@@ -91,7 +91,7 @@ sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/repo/demo/prod/orders.yaml"
 ag_commit "$ks_tmp/repo" "orders: three"
 C=$(ag_head "$ks_tmp/repo")
 checking() { app_is $OR "d['release']['number']==$((n0 + 1)) and d['release']['phase'] in ('Deploying','Checking')"; }
-if wait_for 20 checking; then ks_pass; else ks_fail "orders not deploying: $(app_field $OR "d['release']")"; fi
+if wait_for 40 checking; then ks_pass; else ks_fail "orders not deploying: $(app_field $OR "d['release']")"; fi
 sed -i 's/replicas: 3/replicas: 4/' "$ks_tmp/repo/demo/prod/orders.yaml"
 ag_commit "$ks_tmp/repo" "orders: four"
 D=$(ag_head "$ks_tmp/repo")
