@@ -145,7 +145,8 @@ if wait_for 40 hung_abandoned; then ks_pass; else ks_fail "hung fetch not abando
 t0=$(date +%s%N)
 t_status "healthz while a fetch hangs" 200 GET /healthz
 ms=$((($(date +%s%N) - t0) / 1000000))
-if [ "$ms" -lt 1000 ]; then ks_pass; else ks_fail "healthz took $ms ms"; fi
+# (generous: on a loaded machine curl alone can take a second)
+if [ "$ms" -lt 3000 ]; then ks_pass; else ks_fail "healthz took $ms ms"; fi
 
 # --- a broken stack folder: RenderFailed with positions, objects untouched
 gen_before=$(k -n demo-dev get deploy demo-dev-api-server -o jsonpath='{.metadata.generation}')
