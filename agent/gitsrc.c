@@ -1,10 +1,13 @@
 /*
- * Git sources. The parent (ks_git_fetch, on a worker thread) spawns the
- * kusync binary as `__git-fetch REPO_DIR URL REF`, hands it the
- * credentials on its stdin and watches its stdout with a 50 ms tick, so a
- * hanging transfer can be killed (libgit2 1.5 has no network timeouts).
- * The child (ks_cmd_git_fetch) does the libgit2 work and prints one line:
- * "ok <id>" or "error <code> <message>".
+ * Git sources. The parent (ks_git_fetch, on a worker thread) hands the
+ * request (repository, URL, ref, credentials) to a `kusync __git-fetch`
+ * child on its stdin (a socket) and watches its stdout, waking on its
+ * output and at least every 50 ms, so a hanging transfer can be killed
+ * (libgit2 1.5 has no network timeouts). The child (ks_cmd_git_fetch) does
+ * the libgit2 work and prints one line: "ok <id>" or "error <code>
+ * <message>". Starting a child costs tens of milliseconds (dynamic loading
+ * of libgit2, OpenSSL, libssh2...), so one is kept started ahead ("warm"),
+ * blocked reading its request; each fetch takes it and starts the next.
  */
 #define _GNU_SOURCE /* pipe2, nftw */
 #include "agent/gitsrc.h"
@@ -28,7 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,7 +47,7 @@ extern char **environ;
 #define MAX_BLOB (8u << 20)	   /* bytes of one file read from a tree */
 #define MAX_ENTRIES 10000	   /* entries of one stack folder */
 #define MAX_SNAPSHOT (128u << 20)  /* bytes of all files of a snapshot */
-#define MAX_CREDS_JSON 16384	   /* the credentials sent to the child */
+#define MAX_CREDS_JSON 16384	   /* the request sent to the child */
 #define MAX_CHILD_OUT 8192	   /* what the child may print */
 #define MAX_AUTH_TRIES 3	   /* credential callbacks per fetch */
 #define MAX_KNOWN_HOSTS (4u << 20) /* bytes of a known_hosts file */
@@ -60,6 +63,10 @@ static void init_libgit2(void)
 
 void ks_git_set_helper(const char *exe)
 {
+	if ((exe && helper_exe && !strcmp(exe, helper_exe)) ||
+	    (!exe && !helper_exe))
+		return;
+	ks_git_shutdown(); /* a warm helper of the old executable */
 	free(helper_exe);
 	helper_exe = exe ? ks_xstrdup(exe) : NULL;
 }
@@ -659,40 +666,64 @@ static void print_result(int rc, const char *commit, ks_error *err,
 	printf("error %d %s\n", rc, err->msg);
 }
 
+/* Exits as soon as the parent's end of our stdin (a socket it keeps open
+ * until it has reaped us) closes: the agent is gone, by exit or SIGKILL.
+ * Unlike PR_SET_PDEATHSIG this does not depend on which of the agent's
+ * threads spawned us (a warm helper outlives that thread's call). */
+static void *watch_parent(void *arg)
+{
+	(void)arg;
+	char b[64];
+	for (;;) {
+		ssize_t n = read(0, b, sizeof(b));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(3);
+		/* A parent never writes twice: ignore, keep watching. */
+	}
+	return NULL;
+}
+
 int ks_cmd_git_fetch(int argc, char **argv)
 {
-	if (argc != 4) {
-		fputs("usage: kusync __git-fetch REPO_DIR URL REF (internal; "
-		      "credentials as JSON on stdin)\n",
+	(void)argv;
+	if (argc != 1) {
+		fputs("usage: kusync __git-fetch (internal; the request as a "
+		      "JSON object on stdin)\n",
 		      stderr);
 		return 2;
 	}
-	/* Die with the agent: a fetch nobody waits for is useless. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The costly part of a start (loading libgit2 and its TLS and SSH
+	 * libraries) happens before the request arrives: the agent keeps one
+	 * such helper waiting. */
 	pthread_once(&init_once, init_libgit2);
 	json_error_t je;
-	json_t *creds = json_loadf(stdin, JSON_DISABLE_EOF_CHECK, &je);
-	if (creds && !json_is_object(creds)) {
-		json_decref(creds);
-		creds = NULL;
+	json_t *req = json_loadf(stdin, JSON_DISABLE_EOF_CHECK, &je);
+	if (!req || !json_is_object(req) || !json_str(req, "repoDir") ||
+	    !json_str(req, "url") || !json_str(req, "ref")) {
+		/* EOF without a request: the agent no longer needs us. */
+		json_decref(req);
+		_exit(req ? 2 : 0);
 	}
-	fetch_ctx c = {.url = argv[2]};
-	if (creds) {
-		c.username = json_str(creds, "username");
-		c.password = json_str(creds, "password");
-		c.ssh_key_file = json_str(creds, "sshKeyFile");
-		c.known_hosts_file = json_str(creds, "knownHostsFile");
-	}
+	pthread_t th;
+	if (pthread_create(&th, NULL, watch_parent, NULL) == 0)
+		pthread_detach(th);
+	fetch_ctx c = {.url = json_str(req, "url")};
+	c.username = json_str(req, "username");
+	c.password = json_str(req, "password");
+	c.ssh_key_file = json_str(req, "sshKeyFile");
+	c.known_hosts_file = json_str(req, "knownHostsFile");
 	char commit[41] = "";
 	ks_error err = {0};
-	int rc = do_fetch(&c, argv[1], argv[3], commit, &err);
+	int rc = do_fetch(&c, json_str(req, "repoDir"), json_str(req, "ref"),
+			  commit, &err);
 	print_result(rc, commit, &err, c.password);
 	fflush(stdout);
-	json_decref(creds);
-	git_libgit2_shutdown();
-	/* _exit: libgit2 1.5's regex matching leaks pcre2 match frames that
-	 * the leak sanitizer would report at exit, and this process has
-	 * nothing else to clean up. The parent reads stdout only. */
+	/* _exit without git_libgit2_shutdown: libgit2 1.5's regex matching
+	 * leaks pcre2 match frames that the leak sanitizer would report at
+	 * exit, and this process has nothing else to clean up. The parent
+	 * reads stdout only and reaps us as soon as it sees EOF. */
 	_exit(rc == 0 ? 0 : 1);
 }
 
@@ -705,9 +736,14 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *creds_json(const ks_git_creds *cr)
+/* The request: where and what to fetch, and the credentials. */
+static char *request_json(const char *repo_dir, const char *url,
+			  const char *ref, const ks_git_creds *cr)
 {
-	json_t *o = json_object();
+	json_t *o = json_pack("{s:s, s:s, s:s}", "repoDir", repo_dir, "url",
+			      url, "ref", ref);
+	if (!o)
+		abort();
 	if (cr) {
 		if (cr->username)
 			json_object_set_new(o, "username",
@@ -737,11 +773,12 @@ static void format_duration(char *buf, size_t n, int64_t ms)
 		snprintf(buf, n, "%lldms", (long long)ms);
 }
 
-/* Writes all of (P, N) to FD (a pipe nobody reads yet: N is small). */
-static int write_all(int fd, const char *p, size_t n)
+/* Sends all of (P, N) on the socket FD; never SIGPIPE (a helper that died
+ * gives EPIPE). */
+static int send_all(int fd, const char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -752,15 +789,61 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static int spawn_child(pid_t *pid, int in_fd, int out_fd, const char *repo_dir,
-		       const char *url, const char *ref)
+/* A helper process: started, waiting for its request on REQ_FD (our end
+ * of its stdin, kept open until it is reaped) and writing its answer to
+ * OUT_FD (our end of its stdout). */
+typedef struct helper {
+	pid_t pid;
+	int req_fd, out_fd;
+} helper;
+
+#define NO_HELPER ((helper){.pid = 0, .req_fd = -1, .out_fd = -1})
+
+/* The warm helper: at most one, started after each fetch for the next. */
+static pthread_mutex_t warm_mu = PTHREAD_MUTEX_INITIALIZER;
+static helper warm = {.pid = 0, .req_fd = -1, .out_fd = -1};
+static unsigned long warm_hits; /* under warm_mu */
+
+static void close_helper_fds(helper *h)
+{
+	if (h->req_fd >= 0)
+		close(h->req_fd);
+	if (h->out_fd >= 0)
+		close(h->out_fd);
+	h->req_fd = h->out_fd = -1;
+}
+
+/* Kills H (when started), reaps it and closes our ends. */
+static void discard_helper(helper *h)
+{
+	if (h->pid > 0) {
+		int st;
+		kill(h->pid, SIGKILL);
+		while (waitpid(h->pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	close_helper_fds(h);
+	h->pid = 0;
+}
+
+static int spawn_helper(helper *h)
 {
 	const char *exe = helper_exe ? helper_exe : "/proc/self/exe";
+	int sv[2] = {-1, -1}, out[2] = {-1, -1};
+	*h = NO_HELPER;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return errno;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return e;
+	}
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
-	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawnattr_init(&at);
 	sigset_t none, def;
 	sigemptyset(&none);
@@ -774,12 +857,112 @@ static int spawn_child(pid_t *pid, int in_fd, int out_fd, const char *repo_dir,
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
 					      POSIX_SPAWN_SETSIGDEF);
 	char arg0[] = "kusync", arg1[] = "__git-fetch";
-	char *argv[] = {arg0,	     arg1,	  (char *)repo_dir,
-			(char *)url, (char *)ref, NULL};
-	int rc = posix_spawn(pid, exe, &fa, &at, argv, environ);
+	char *argv[] = {arg0, arg1, NULL};
+	pid_t pid;
+	int rc = posix_spawn(&pid, exe, &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	return rc;
+	close(sv[1]);
+	close(out[1]);
+	if (rc) {
+		close(sv[0]);
+		close(out[0]);
+		return rc;
+	}
+	h->pid = pid;
+	h->req_fd = sv[0];
+	h->out_fd = out[0];
+	return 0;
+}
+
+/* The warm helper when there is a live one (taken: the next fetch gets
+ * a new one), else NO_HELPER. */
+static helper take_warm(void)
+{
+	pthread_mutex_lock(&warm_mu);
+	helper h = warm;
+	warm = NO_HELPER;
+	pthread_mutex_unlock(&warm_mu);
+	int st;
+	if (h.pid > 0 && waitpid(h.pid, &st, WNOHANG) != 0) {
+		/* It died while waiting (reaped now, or not ours). */
+		h.pid = 0;
+		close_helper_fds(&h);
+	}
+	return h;
+}
+
+/* Starts a warm helper unless there is one. */
+static void refill_warm(void)
+{
+	pthread_mutex_lock(&warm_mu);
+	bool have = warm.pid > 0;
+	pthread_mutex_unlock(&warm_mu);
+	if (have)
+		return;
+	helper h;
+	if (spawn_helper(&h))
+		return; /* the next fetch starts one itself */
+	pthread_mutex_lock(&warm_mu);
+	if (warm.pid <= 0) {
+		warm = h;
+		h = NO_HELPER;
+	}
+	pthread_mutex_unlock(&warm_mu);
+	discard_helper(&h); /* another thread was first */
+}
+
+void ks_git_shutdown(void)
+{
+	pthread_mutex_lock(&warm_mu);
+	helper h = warm;
+	warm = NO_HELPER;
+	pthread_mutex_unlock(&warm_mu);
+	discard_helper(&h);
+}
+
+unsigned long ks_git_warm_hits(void)
+{
+	pthread_mutex_lock(&warm_mu);
+	unsigned long n = warm_hits;
+	pthread_mutex_unlock(&warm_mu);
+	return n;
+}
+
+int ks_git_warm_pid(void)
+{
+	pthread_mutex_lock(&warm_mu);
+	int pid = warm.pid;
+	pthread_mutex_unlock(&warm_mu);
+	return pid;
+}
+
+/* A helper with REQ handed to it: the warm one, else a new one (also when
+ * the warm one turns out dead). 0 or an errno. */
+static int start_fetch(helper *h, const char *req)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		*h = take_warm();
+		bool warm_taken = h->pid > 0;
+		if (!warm_taken) {
+			int e = spawn_helper(h);
+			if (e)
+				return e;
+		}
+		if (send_all(h->req_fd, req, strlen(req)) == 0) {
+			if (warm_taken) {
+				pthread_mutex_lock(&warm_mu);
+				warm_hits++;
+				pthread_mutex_unlock(&warm_mu);
+			}
+			return 0;
+		}
+		int e = errno;
+		discard_helper(h);
+		if (attempt)
+			return e;
+	}
+	return EPIPE;
 }
 
 /* What the parent saw of the child. */
@@ -789,18 +972,25 @@ typedef struct child_run {
 	bool timed_out, cancelled;
 } child_run;
 
-/* Reads the child's output until it exits, or kills it on timeout or
- * cancel; always reaps it. */
+/*
+ * Reads the child's output until it exits, or kills it on timeout or
+ * cancel; always reaps it. Wakes on the child's output (poll, TICK_MS at
+ * most between cancel and timeout checks); after EOF the child is exiting,
+ * so it is reaped with short sleeps rather than a whole tick.
+ */
 static void watch_child(child_run *r, pid_t pid, int fd, int64_t timeout_ms,
 			const volatile int *cancel)
 {
 	int64_t deadline = now_ms() + timeout_ms;
-	bool eof = false, reaped = false;
-	while (!reaped) {
+	bool eof = false;
+	long nap_us = 200;
+	for (;;) {
 		if (!eof) {
 			struct pollfd p = {.fd = fd, .events = POLLIN};
-			int n = poll(&p, 1, TICK_MS);
-			if (n > 0) {
+			int64_t left = deadline - now_ms();
+			int wait = left < TICK_MS ? (int)(left > 0 ? left : 0)
+						  : TICK_MS;
+			if (poll(&p, 1, wait) > 0) {
 				char buf[1024];
 				ssize_t got = read(fd, buf, sizeof(buf));
 				if (got > 0)
@@ -810,15 +1000,10 @@ static void watch_child(child_run *r, pid_t pid, int fd, int64_t timeout_ms,
 					 (errno != EINTR && errno != EAGAIN))
 					eof = true;
 			}
-		} else {
-			struct timespec ts = {0, TICK_MS * 1000000L};
-			nanosleep(&ts, NULL);
 		}
 		pid_t w = waitpid(pid, &r->status, WNOHANG);
-		if (w == pid || (w < 0 && errno != EINTR)) {
-			reaped = true;
+		if (w == pid || (w < 0 && errno != EINTR))
 			break;
-		}
 		bool stop = false;
 		if (cancel && *cancel) {
 			r->cancelled = true;
@@ -832,16 +1017,20 @@ static void watch_child(child_run *r, pid_t pid, int fd, int64_t timeout_ms,
 			while (waitpid(pid, &r->status, 0) < 0 &&
 			       errno == EINTR)
 				;
-			reaped = true;
+			return;
+		}
+		if (eof) {
+			struct timespec ts = {0, nap_us * 1000L};
+			nanosleep(&ts, NULL);
+			if (nap_us < TICK_MS * 1000L / 2)
+				nap_us *= 2;
 		}
 	}
 	/* What the child wrote just before exiting. */
-	if (!r->timed_out && !r->cancelled) {
-		char buf[1024];
-		ssize_t got;
-		while ((got = read(fd, buf, sizeof(buf))) > 0)
-			ks_buf_append(&r->out, buf, (size_t)got);
-	}
+	char buf[1024];
+	ssize_t got;
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+		ks_buf_append(&r->out, buf, (size_t)got);
 }
 
 static int parse_child(const child_run *r, const char *url, char commit[41],
@@ -887,41 +1076,26 @@ int ks_git_fetch(const char *repo_dir, const char *url, const char *ref,
 		 const ks_git_creds *creds, int64_t timeout_ms,
 		 const volatile int *cancel, char commit[41], ks_error *err)
 {
-	int in[2] = {-1, -1}, out[2] = {-1, -1};
 	int rc = KS_EENV;
-	char *json = creds_json(creds);
+	char *req = request_json(repo_dir, url, ref, creds);
 	child_run r = {.status = 0};
+	helper h = NO_HELPER;
 	ks_buf_init(&r.out, MAX_CHILD_OUT);
-	if (strlen(json) > MAX_CREDS_JSON) {
+	if (strlen(req) > MAX_CREDS_JSON) {
 		rc = ks_error_set(err, KS_EINVAL, "credentials are too large");
 		goto out;
 	}
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
-		rc = ks_error_set(err, KS_EENV, "cannot create a pipe: %s",
-				  strerror(errno));
-		goto out;
-	}
-	/* The credentials fit in the pipe's buffer: written before the
-	 * child exists, so a child that dies early cannot SIGPIPE us. */
-	if (write_all(in[1], json, strlen(json)) < 0) {
-		rc = ks_error_set(err, KS_EENV, "cannot write to a pipe: %s",
-				  strerror(errno));
-		goto out;
-	}
-	close(in[1]);
-	in[1] = -1;
-	pid_t pid;
-	int e = spawn_child(&pid, in[0], out[1], repo_dir, url, ref);
-	close(in[0]);
-	close(out[1]);
-	in[0] = out[1] = -1;
+	int e = start_fetch(&h, req);
 	if (e) {
 		rc = ks_error_set(err, KS_EENV,
 				  "cannot start the git fetch helper: %s",
 				  strerror(e));
 		goto out;
 	}
-	watch_child(&r, pid, out[0], timeout_ms, cancel);
+	/* The next fetch's helper starts loading while this one works. */
+	refill_warm();
+	watch_child(&r, h.pid, h.out_fd, timeout_ms, cancel);
+	h.pid = 0; /* reaped */
 	if (r.cancelled) {
 		rc = ks_error_set(err, KS_ERROR, "cancelled");
 	} else if (r.timed_out) {
@@ -935,16 +1109,9 @@ int ks_git_fetch(const char *repo_dir, const char *url, const char *ref,
 		rc = parse_child(&r, url, commit, err);
 	}
 out:
-	for (int i = 0; i < 2; i++) {
-		if (in[i] >= 0)
-			close(in[i]);
-		if (out[i] >= 0)
-			close(out[i]);
-	}
-	if (json) {
-		memset(json, 0, strlen(json));
-		free(json);
-	}
+	close_helper_fds(&h);
+	memset(req, 0, strlen(req));
+	free(req);
 	ks_buf_release(&r.out);
 	return rc;
 }

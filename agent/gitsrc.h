@@ -45,12 +45,23 @@ int ks_git_fetch(const char *repo_dir, const char *url, const char *ref,
 void ks_git_set_helper(const char *exe);
 
 /*
- * The hidden command `kusync __git-fetch REPO_DIR URL REF` run in the
- * child: reads the credentials as a JSON object from stdin, fetches, and
- * prints the commit id (exit 0) or "error <code> <message>" (exit 1) on
- * stdout.
+ * The hidden command `kusync __git-fetch` run in the child: loads libgit2,
+ * then reads the request from stdin, a JSON object {"repoDir", "url",
+ * "ref", and optionally "username", "password", "sshKeyFile",
+ * "knownHostsFile"} (EOF instead: exits 0 at once), fetches, and prints
+ * the commit id ("ok <id>", exit 0) or "error <code> <message>" (exit 1)
+ * on stdout. It exits as soon as its stdin's other end closes (the agent
+ * died), whichever thread of the agent started it.
  */
 int ks_cmd_git_fetch(int argc, char **argv);
+
+/*
+ * Kills and reaps the warm fetch helper (the child ks_git_fetch keeps
+ * started for the next fetch), if any, and closes its pipes. Call it at
+ * shutdown after the last fetch returned; a fetch after it simply starts
+ * a new helper. Thread-safe.
+ */
+void ks_git_shutdown(void);
 
 /*
  * The stack folders PATHS of COMMIT in REPO_DIR, read from the commit's

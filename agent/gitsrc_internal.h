@@ -18,4 +18,10 @@
 int ks_git_check_host_key(const char *file, const char *host, int port,
 			  const git_cert_hostkey *hk, char *why, size_t whylen);
 
+/* The pid of the warm fetch helper, or 0 when there is none. */
+int ks_git_warm_pid(void);
+
+/* How many fetches a warm helper did (rather than one started for them). */
+unsigned long ks_git_warm_hits(void);
+
 #endif

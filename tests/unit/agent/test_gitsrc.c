@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,9 @@ static void fetch_follows_commits_and_force_pushes(void **state)
 	fixture *f = *state;
 	char want[41], got[41];
 	ks_error err = {0};
+	/* Without the warm helper, whose two pipes stay open between
+	 * fetches by design. */
+	ks_git_shutdown();
 	int fds = count_fds();
 
 	char work[160];
@@ -268,6 +272,7 @@ static void fetch_follows_commits_and_force_pushes(void **state)
 			 0);
 	assert_string_equal(got, want);
 	assert_true(now_ms() - t0 < 3000);
+	ks_git_shutdown();
 	assert_int_equal(count_fds(), fds);
 }
 
@@ -662,6 +667,124 @@ static void stacks_refuse_symlinks(void **state)
 	assert_non_null(strstr(err.msg, "symbolic link"));
 }
 
+/* Whether PID is our child and still running (not exited, not reaped). */
+static bool running_child(pid_t pid)
+{
+	int st;
+	return pid > 0 && waitpid(pid, &st, WNOHANG) == 0;
+}
+
+/* Whether PID is no child of ours any more (exited and reaped). */
+static bool reaped(pid_t pid)
+{
+	int st;
+	return waitpid(pid, &st, WNOHANG) < 0 && errno == ECHILD;
+}
+
+static void warm_helper_is_used_and_replaced(void **state)
+{
+	fixture *f = *state;
+	char got[41], want[41], work[160];
+	ks_error err = {0};
+	snprintf(work, sizeof(work), "%s/work", f->tmp);
+	ks_git_shutdown();
+	assert_int_equal(ks_git_warm_pid(), 0);
+	unsigned long hits = ks_git_warm_hits();
+
+	/* A cold start; the next fetch's helper is started meanwhile. */
+	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
+			 0);
+	assert_int_equal(ks_git_warm_hits(), hits);
+	pid_t p1 = ks_git_warm_pid();
+	assert_true(running_child(p1));
+
+	/* The second fetch is done by that helper, which is gone after it,
+	 * and a new one waits. */
+	commit_file(f, "warm.txt", "warm");
+	rev_parse(work, "HEAD", want);
+	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
+			 0);
+	assert_string_equal(got, want);
+	assert_int_equal(ks_git_warm_hits(), hits + 1);
+	assert_true(reaped(p1));
+	pid_t p2 = ks_git_warm_pid();
+	assert_true(p2 != p1);
+	assert_true(running_child(p2));
+
+	/* Idle, it waits: still there a while later. */
+	usleep(100000);
+	assert_true(running_child(p2));
+
+	/* Shutdown kills and reaps it: no zombie, no process. */
+	ks_git_shutdown();
+	assert_int_equal(ks_git_warm_pid(), 0);
+	assert_true(reaped(p2));
+	assert_true(kill(p2, 0) < 0 && errno == ESRCH);
+	int st;
+	assert_true(waitpid(-1, &st, WNOHANG) <= 0);
+}
+
+static void warm_helper_that_died_is_replaced(void **state)
+{
+	fixture *f = *state;
+	char got[41], want[41], work[160];
+	ks_error err = {0};
+	snprintf(work, sizeof(work), "%s/work", f->tmp);
+	rev_parse(work, "HEAD", want);
+	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
+			 0);
+	pid_t p1 = ks_git_warm_pid();
+	assert_true(running_child(p1));
+	/* Killed behind our back (OOM killer, an admin): not reaped yet. */
+	assert_int_equal(kill(p1, SIGKILL), 0);
+	usleep(50000);
+	unsigned long hits = ks_git_warm_hits();
+	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
+			 0);
+	assert_string_equal(got, want);
+	assert_int_equal(ks_git_warm_hits(), hits); /* a cold start */
+	assert_true(reaped(p1));
+	assert_true(running_child(ks_git_warm_pid()));
+	ks_git_shutdown();
+	int st;
+	assert_true(waitpid(-1, &st, WNOHANG) <= 0);
+}
+
+static void warm_helper_is_cancelled_promptly(void **state)
+{
+	fixture *f = *state;
+	char url[128], got[41];
+	ks_error err = {0};
+	/* Make sure a warm helper waits, then hand it a hanging fetch. */
+	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
+			 0);
+	pid_t p1 = ks_git_warm_pid();
+	assert_true(running_child(p1));
+	unsigned long hits = ks_git_warm_hits();
+	snprintf(url, sizeof(url), "git://127.0.0.1:%d/repo.git",
+		 f->silent_port);
+	canceller c = {0};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
+	int rc = ks_git_fetch(f->cache, url, "refs/heads/main", NULL, 30000,
+			      &c.flag, got, &err);
+	int64_t done = now_ms();
+	pthread_join(th, NULL);
+	assert_int_equal(rc, KS_ERROR);
+	assert_string_equal(err.msg, "cancelled");
+	assert_true(done - c.set_at < 200);
+	assert_int_equal(ks_git_warm_hits(), hits + 1);
+	assert_true(reaped(p1)); /* killed and reaped */
+	pid_t p2 = ks_git_warm_pid();
+	assert_true(p2 != p1 && running_child(p2));
+	/* The cache is still usable by the next (warm) fetch. */
+	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
+			 0);
+	assert_int_equal(ks_git_warm_hits(), hits + 2);
+	ks_git_shutdown();
+	assert_true(reaped(p2));
+}
+
 static void no_zombies_left(void **state)
 {
 	(void)state;
@@ -703,6 +826,12 @@ static int gitsrc_tests(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(stacks_refuse_symlinks, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			warm_helper_is_used_and_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			warm_helper_that_died_is_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			warm_helper_is_cancelled_promptly, setup, teardown),
 		cmocka_unit_test(no_zombies_left),
 	};
 	return cmocka_run_group_tests_name("agent/gitsrc", tests, NULL, NULL);
