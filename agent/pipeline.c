@@ -223,11 +223,17 @@ static void count_result(const ks_pipeline_env *env, const json_t *rel,
 		       app ? app : "", "result", result, NULL);
 }
 
+/* Successful saves on this thread (ks_pipeline_run of a fresh release
+ * stores it when its run made none). */
+static _Thread_local unsigned long saves;
+
 /* Stores REL (a transition), then tells the loop. */
 static int save(const ks_pipeline_env *env, json_t *rel, ks_error *err)
 {
 	if (env->store) {
 		int rc = ks_store_put(env->store, rel, err);
+		if (!rc)
+			saves++;
 		if (rc) {
 			KS_LOG(env->log, KS_LOG_ERROR, "pipeline",
 			       "storing release failed app=%s release=%lld: %s",
@@ -826,15 +832,71 @@ static int precheck(const ks_pipeline_env *env, json_t *rel, const json_t *deps,
 	return check_deps(env, rel, deps, err);
 }
 
-/* The preview: the plan of the whole release against the cluster. */
+/*
+ * The preview's live objects from env->live (the caller's cache) plus one
+ * GET for each object of RESOURCES the cache lacks (Namespaces carry no
+ * app label; an object made by hand has none either). NULL when there is
+ * no usable cache or a GET failed otherwise than "not found": the caller
+ * lists from the cluster then.
+ */
+static json_t *cached_live(const ks_pipeline_env *env, const char *app,
+			   const json_t *resources)
+{
+	if (!env->live || !app)
+		return NULL;
+	json_t *live = env->live(env->ud, app);
+	if (!live)
+		return NULL;
+	if (!json_is_array(live)) {
+		json_decref(live);
+		return NULL;
+	}
+	json_t *ids = json_object();
+	size_t i;
+	const json_t *o;
+	json_array_foreach(live, i, o)
+	{
+		char *id = ks_sync_object_id(o);
+		if (id)
+			json_object_set_new(ids, id, json_true());
+		free(id);
+	}
+	json_array_foreach(resources, i, o)
+	{
+		char *id = ks_sync_object_id(res_attrs(o));
+		bool have = !id || json_object_get(ids, id);
+		free(id);
+		if (have)
+			continue;
+		json_t *obj = NULL;
+		ks_error e;
+		int rc = get_live(env, res_attrs(o), &obj, &e);
+		if (rc == KS_ENOTFOUND)
+			continue; /* absent, or a kind not served */
+		if (rc) {
+			json_decref(live);
+			live = NULL;
+			break;
+		}
+		json_array_append_new(live, obj);
+	}
+	json_decref(ids);
+	return live;
+}
+
+/* The preview: the plan of the whole release against the cluster (its
+ * objects from the caller's cache when it has them). */
 static int preview(const ks_pipeline_env *env, json_t *rel, ks_error *err)
 {
 	json_t *spec = subspec(json_object_get(rel, "appConfig"),
 			       json_object_get(rel, "resources"));
+	json_t *live = cached_live(env, str(rel, "app"),
+				   json_object_get(rel, "resources"));
 	ks_sync_plan *plan = NULL;
 	int rc =
-		make_plan(env, spec, NULL,
+		make_plan(env, spec, live,
 			  env->source ? env->source->prune : false, &plan, err);
+	json_decref(live);
 	json_decref(spec);
 	if (rc)
 		return rc;
@@ -1040,8 +1102,8 @@ static bool awaiting_approval(const json_t *rel)
 	       !json_is_integer(json_object_get(rel, "rollbackOf"));
 }
 
-int ks_pipeline_run(const ks_pipeline_env *env, json_t *release,
-		    const json_t *previous, const json_t *deps, ks_error *err)
+static int run(const ks_pipeline_env *env, json_t *release,
+	       const json_t *previous, const json_t *deps, ks_error *err)
 {
 	ensure_fields(release);
 	if (ks_pipeline_release_final(release))
@@ -1083,6 +1145,25 @@ int ks_pipeline_run(const ks_pipeline_env *env, json_t *release,
 	if (cancelled(env))
 		return cancel_error(err);
 	return rollback(env, release, previous, err);
+}
+
+int ks_pipeline_run(const ks_pipeline_env *env, json_t *release,
+		    const json_t *previous, const json_t *deps, ks_error *err)
+{
+	unsigned long before = saves;
+	int rc = run(env, release, previous, deps, err);
+	if (env->fresh && env->store && saves == before) {
+		/* Stopped before its first transition (the cluster could not
+		 * be read, shutdown): the release must still be on record. */
+		ks_error e;
+		int src = save(env, release, &e);
+		if (src && !rc) {
+			if (err)
+				*err = e;
+			rc = src;
+		}
+	}
+	return rc;
 }
 
 /* ---- approvals, supersede, manual rollback ---- */

@@ -61,6 +61,25 @@ typedef struct ks_pipeline_env {
 	ks_metrics *metrics;  /* may be NULL */
 	const ks_logger *log; /* may be NULL */
 	unsigned poll_ms;     /* health polling interval; 0 = 500 ms */
+	/*
+	 * The preview's live objects from the caller's cache: a new array of
+	 * the objects labelled kusync.io/app=APP, full (apiVersion, kind,
+	 * metadata.managedFields) as sync/watch.h ks_watch_objects gives
+	 * them, or NULL when the cache is not complete (not synced): then
+	 * they are listed from the cluster as without a cache. Spec objects
+	 * the cache lacks (Namespaces, objects without the label) are read
+	 * with one GET each. Called on the worker thread with UD. May be
+	 * NULL.
+	 */
+	json_t *(*live)(void *ud, const char *app);
+	/*
+	 * RELEASE (ks_pipeline_run) is new and not stored yet: it is stored
+	 * with its first transition instead of before it (one durable write
+	 * less before the first apply; nothing is acted on in between: the
+	 * pre-check and the preview only read), or as it is (Pending) when
+	 * the run stops before any transition.
+	 */
+	bool fresh;
 } ks_pipeline_env;
 
 /* Phase names, as stored in release.phase. */

@@ -34,6 +34,9 @@ typedef struct fx {
 	json_t *stored;	  /* the stored record's phase at each on_change */
 	size_t cancel_at; /* set *cancel after this many transitions */
 	volatile int *cancel;
+	int live_calls;		/* calls of cache_live */
+	bool live_none;		/* cache_live: no cache */
+	const char *live_image; /* cache_live: the Deployment's image */
 } fx;
 
 static void on_change(void *ud, const json_t *rel)
@@ -1157,6 +1160,154 @@ static void cancelled_run_stops_resumable(void **state)
 	json_decref(spec);
 }
 
+/* env.live for the tests: the app's objects as a watch cache holds them,
+ * with the Deployment's image replaced by f->live_image (a cache that
+ * lags, so the test sees which source the preview read) and without the
+ * ConfigMaps (a cache that lacks an object: the preview must GET it). */
+static json_t *cache_live(void *ud, const char *app)
+{
+	fx *f = ud;
+	f->live_calls++;
+	if (f->live_none)
+		return NULL;
+	json_t *all = live_of(f, app), *out = json_array();
+	size_t i;
+	json_t *o;
+	json_array_foreach(all, i, o)
+	{
+		const char *kind =
+			json_string_value(json_object_get(o, "kind"));
+		if (!strcmp(kind, "ConfigMap"))
+			continue;
+		if (!strcmp(kind, "Deployment") && f->live_image) {
+			json_t *c = json_array_get(
+				json_object_get(
+					json_object_get(
+						json_object_get(
+							json_object_get(o,
+									"spec"),
+							"template"),
+						"spec"),
+					"containers"),
+				0);
+			json_object_set_new(c, "image",
+					    json_string(f->live_image));
+		}
+		json_array_append(out, o);
+	}
+	json_decref(all);
+	return out;
+}
+
+/* The preview's action for the object whose id ends with SUFFIX. */
+static const char *plan_action(const json_t *rel, const char *suffix)
+{
+	const json_t *acts = json_object_get(
+		json_array_get(
+			json_object_get(json_object_get(rel, "plan"), "apps"),
+			0),
+		"actions");
+	size_t i;
+	const json_t *a;
+	json_array_foreach(acts, i, a)
+	{
+		const char *id = json_string_value(json_object_get(a, "id"));
+		size_t n = strlen(id), m = strlen(suffix);
+		if (n >= m && !strcmp(id + n - m, suffix))
+			return json_string_value(json_object_get(a, "action"));
+	}
+	return "(none)";
+}
+
+static void preview_reads_the_callers_cache(void **state)
+{
+	fx *f = *state;
+	app_def d = {.name = "t-s-web"};
+	json_t *spec = make_spec(&d);
+	json_t *rel = new_release(f, spec, 1);
+	assert_int_equal(run(f, rel, NULL, NULL), 0);
+	assert_string_equal(phase(rel), "Succeeded");
+	json_decref(rel);
+
+	/* A cache that says the image is another: the preview plans an
+	 * update, so it read the cache; the ConfigMap the cache lacks and
+	 * the Namespace (never in it: no app label) were read by GET, so
+	 * they are unchanged rather than created. */
+	f->env.live = cache_live;
+	f->live_image = "stale:0";
+	rel = new_release(f, spec, 2);
+	assert_int_equal(run(f, rel, NULL, NULL), 0);
+	assert_string_equal(phase(rel), "Succeeded");
+	assert_int_equal(f->live_calls, 1);
+	assert_string_equal(plan_action(rel, ":Deployment:" NS ":t-s-web"),
+			    "update");
+	assert_string_equal(
+		plan_action(rel, ":ConfigMap:" NS ":t-s-web-config"),
+		"unchanged");
+	assert_string_equal(plan_action(rel, "v1:Namespace:" NS), "unchanged");
+	json_decref(rel);
+
+	/* No cache (not synced): the cluster is listed, the plan is true. */
+	f->live_none = true;
+	rel = new_release(f, spec, 3);
+	assert_int_equal(run(f, rel, NULL, NULL), 0);
+	assert_int_equal(f->live_calls, 2);
+	assert_string_equal(plan_action(rel, ":Deployment:" NS ":t-s-web"),
+			    "unchanged");
+	f->env.live = NULL;
+	json_decref(rel);
+	json_decref(spec);
+}
+
+static void fresh_release_is_stored_with_its_first_transition(void **state)
+{
+	fx *f = *state;
+	app_def d = {.name = "t-s-web"};
+	json_t *spec = make_spec(&d);
+	json_t *list = NULL;
+	ks_error err;
+
+	/* Stored first as Deploying (on_change checks the store holds each
+	 * phase it reports): Pending never needed a write of its own. */
+	json_t *rel = ks_pipeline_release_new("t-s-web", 1, "c0ffee", "demo",
+					      NULL, spec);
+	f->env.fresh = true;
+	assert_int_equal(run(f, rel, NULL, NULL), 0);
+	const char *seq[] = {"Deploying", "Checking", "Succeeded", NULL};
+	assert_phases(f, seq);
+	json_t *st = stored_release(f, "t-s-web", 1);
+	assert_string_equal(phase(st), "Succeeded");
+	assert_non_null(json_object_get(st, "plan"));
+	json_decref(st);
+	json_decref(rel);
+
+	/* A run that stops before any transition still leaves the release
+	 * on record, Pending, resumable. */
+	volatile int cancel = 1;
+	f->env.cancel = &cancel;
+	rel = ks_pipeline_release_new("t-s-web", 2, "c0ffee", "demo", NULL,
+				      spec);
+	assert_int_equal(ks_pipeline_run(&f->env, rel, NULL, NULL, &err),
+			 KS_ERROR);
+	assert_string_equal(err.msg, "cancelled");
+	const char *pend[] = {"Pending", NULL};
+	assert_phases(f, pend);
+	st = stored_release(f, "t-s-web", 2);
+	assert_string_equal(phase(st), "Pending");
+	json_decref(st);
+	cancel = 0;
+	f->env.fresh = false;
+	assert_int_equal(run(f, rel, NULL, NULL), 0);
+	assert_string_equal(phase(rel), "Succeeded");
+	f->env.cancel = NULL;
+	assert_int_equal(ks_store_list(f->store, "t-s-web", &list, NULL, &err),
+			 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	json_decref(rel);
+	json_decref(spec);
+}
+
 /* The sub-spec of APP in a rendered Spec, as the agent splits it: the
  * app's resources plus the Namespaces they live in. */
 static json_t *split_app(const json_t *spec, const char *app)
@@ -1296,6 +1447,8 @@ static int pipeline_tests(void)
 		T(drift_report_and_heal),
 		T(cancelled_run_stops_resumable),
 		T(rendered_demo_helloworld),
+		T(preview_reads_the_callers_cache),
+		T(fresh_release_is_stored_with_its_first_transition),
 	};
 	return cmocka_run_group_tests_name("agent/pipeline", tests, NULL, NULL);
 }
