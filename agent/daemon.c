@@ -198,6 +198,21 @@ static void phase_metric(ks_daemon *d, ks_dapp *a)
 			       a->name, "phase", all_phases[i], NULL);
 }
 
+/* Only the latest and the newest Succeeded records keep their resources
+ * in memory (drift, previous release); the workers read older ones back
+ * from the store when they need them (load_full). */
+static void view_trim(ks_dapp *a)
+{
+	json_t *keep = ks_daemon_last_succeeded(a);
+	size_t i;
+	json_t *r;
+	json_array_foreach(a->releases, i, r)
+	{
+		if (i && r != keep && json_object_get(r, "resources"))
+			json_object_del(r, "resources");
+	}
+}
+
 /* Puts REL (stolen) into A's view in number order, replacing the record
  * of the same number; keeps the view to history_limit records besides the
  * newest Succeeded one. Returns whether the latest release's phase changed. */
@@ -228,13 +243,14 @@ static bool view_put(ks_dapp *a, json_t *rel)
 	if (!done)
 		json_array_append_new(a->releases, rel);
 	size_t limit = (size_t)a->d->cfg->history_limit;
-	while (json_array_size(a->releases) > limit + 1) {
+	while (json_array_size(a->releases) > limit) {
 		json_t *keep = ks_daemon_last_succeeded(a);
 		size_t last = json_array_size(a->releases) - 1;
 		if (json_array_get(a->releases, last) == keep)
 			last--;
 		json_array_remove(a->releases, last);
 	}
+	view_trim(a);
 	phase_metric(a->d, a);
 	json_t *now = ks_daemon_latest(a);
 	char after[40];
@@ -388,6 +404,17 @@ static void on_change(void *ud, const json_t *release)
 	uv_async_send(&d->wake);
 }
 
+/* The preview's live objects from the watch cache once every watched kind
+ * is listed (NULL: the pipeline lists them from the cluster). */
+static json_t *watch_live(void *ud, const char *app)
+{
+	ks_daemon *d = ud;
+	ks_watch *w = d->watch;
+	if (d->cancel || !w || !ks_watch_synced(w))
+		return NULL;
+	return ks_watch_objects(w, app);
+}
+
 static void make_env(ks_daemon *d, const ks_dsource *src, ks_pipeline_env *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -400,6 +427,7 @@ static void make_env(ks_daemon *d, const ks_dsource *src, ks_pipeline_env *e)
 	e->ud = d;
 	e->metrics = d->metrics;
 	e->log = &d->log;
+	e->live = watch_live;
 }
 
 static json_t *errlist_json(ks_errlist *l)
@@ -414,6 +442,29 @@ static json_t *errlist_json(ks_errlist *l)
 			json_sprintf("... and %zu more errors",
 				     ks_errlist_count(l) - KS_ERRLIST_LIMIT));
 	return a;
+}
+
+/* *REL (a release of APP without its resources in memory) replaced by its
+ * full record from the store, when the store has it. */
+static void load_full(ks_daemon *d, const char *app, json_t **rel)
+{
+	if (!*rel || json_object_get(*rel, "resources"))
+		return;
+	json_t *list = NULL;
+	ks_error e;
+	if (ks_store_list(d->store, app, &list, NULL, &e))
+		return;
+	size_t i;
+	json_t *r;
+	json_array_foreach(list, i, r)
+	{
+		if (jnum(r, "number") == jnum(*rel, "number")) {
+			json_decref(*rel);
+			*rel = json_incref(r);
+			break;
+		}
+	}
+	json_decref(list);
 }
 
 static void work_fetch(job *j)
@@ -463,20 +514,20 @@ static void work_run(job *j)
 	ks_pipeline_env env;
 	make_env(j->d, j->app->src, &env);
 	uint64_t t0 = uv_hrtime();
+	load_full(j->d, j->app->name, &j->previous);
+	load_full(j->d, j->app->name, &j->release);
 	if (j->supersede) {
 		ks_error e;
+		load_full(j->d, j->app->name, &j->supersede);
 		if (ks_pipeline_supersede(&env, j->supersede,
 					  jnum(j->release, "number"), &e))
 			KS_LOG(&j->d->log, KS_LOG_WARN, "agent",
 			       "app %s: supersede release %d: %s", j->app->name,
 			       jnum(j->supersede, "number"), e.msg);
 	}
-	if (j->is_new) {
-		j->rc = ks_store_put(j->d->store, j->release, &j->err);
-		if (j->rc)
-			return;
-		on_change(j->d, j->release);
-	}
+	/* A new release is stored with its first transition (nothing acts
+	 * on the cluster before it), or as it is when the run stops early. */
+	env.fresh = j->is_new;
 	j->rc = ks_pipeline_run(&env, j->release, j->previous, j->deps,
 				&j->err);
 	j->seconds = (double)(uv_hrtime() - t0) / 1e9;
@@ -488,6 +539,7 @@ static void work_approve(job *j)
 {
 	ks_pipeline_env env;
 	make_env(j->d, j->app->src, &env);
+	load_full(j->d, j->app->name, &j->release);
 	j->rc = ks_pipeline_approve(&env, j->release, j->r->who, j->r->via,
 				    j->r->comment, &j->err);
 }
@@ -496,6 +548,13 @@ static void work_rollback(job *j)
 {
 	ks_pipeline_env env;
 	make_env(j->d, j->app->src, &env);
+	load_full(j->d, j->app->name, &j->target);
+	if (!json_object_get(j->target, "resources")) {
+		j->rc = ks_error_set(&j->err, KS_ECONFLICT,
+				     "release %d of %s is no longer stored",
+				     jnum(j->target, "number"), j->app->name);
+		return;
+	}
 	if (j->supersede) {
 		ks_error e;
 		if (ks_pipeline_supersede(&env, j->supersede, j->number, &e))
@@ -1377,6 +1436,7 @@ static void after_lease(job *j)
 				continue;
 			json_decref(a->releases);
 			a->releases = json_incref(list);
+			view_trim(a);
 			phase_metric(d, a);
 		}
 	}
@@ -1776,6 +1836,7 @@ static int load_store(ks_daemon *d)
 		ks_dapp *a = app_get(d, name);
 		json_decref(a->releases);
 		a->releases = list;
+		view_trim(a);
 		json_t *l = ks_daemon_latest(a);
 		a->src = l ? source_of(d, jstr(l, "source")) : NULL;
 		json_t *st = NULL;
@@ -1906,6 +1967,7 @@ static void teardown(ks_daemon *d)
 	}
 	ks_watch_stop(d->watch);
 	d->watch = NULL;
+	ks_git_shutdown(); /* the idle warm fetch helper */
 }
 
 int ks_daemon_run(ks_agent_config *cfg, const ks_logger *log)
