@@ -35,7 +35,7 @@ struct kind {
 	CURLM *multi;
 	CURL *easy;
 	/* under w->mu */
-	json_t *objects; /* "namespace:name" -> object */
+	json_t *objects; /* "namespace:name" -> entry (see entry_new) */
 	bool synced;
 	bool unserved;
 	char error[256]; /* the last failure, "" after a good LIST/stream */
@@ -55,7 +55,7 @@ struct ks_watch {
 	pthread_cond_t cv; /* signalled on stop; CLOCK_MONOTONIC */
 	struct kind **kinds;
 	size_t nkinds, akinds;
-	json_t *by_app; /* app -> {"apiVersion:Kind:ns:name" -> object} */
+	json_t *by_app; /* app -> {"apiVersion:Kind:ns:name" -> entry} */
 };
 
 /* ---- small helpers ---- */
@@ -89,6 +89,65 @@ static bool same_str(const char *a, const char *b)
 	if (!a || !b)
 		return a == b;
 	return !strcmp(a, b);
+}
+
+/*
+ * The cache keeps each object compactly, as an entry {"app", "rv", "text"}:
+ * its kusync.io/app label, its resourceVersion and its JSON text, parsed
+ * again by ks_watch_objects. The text keeps what drift and health read:
+ * managedFields only of the kusync field manager (the diff reads no other)
+ * and status only of the kinds ks_sync_health reads (sync/health.c). A
+ * parsed object costs about ten times its text in jansson nodes.
+ */
+static bool health_reads_status(const char *av, const char *kind)
+{
+	if (!av || !kind)
+		return false;
+	if (!strcmp(av, "apps/v1"))
+		return !strcmp(kind, "Deployment") ||
+		       !strcmp(kind, "StatefulSet");
+	if (!strcmp(av, "batch/v1"))
+		return !strcmp(kind, "Job");
+	return !strncmp(av, "apps.kusionstack.io/", 20) &&
+	       !strcmp(kind, "CollaSet");
+}
+
+/* An entry for OBJ (changed in place: given the kind's apiVersion and kind,
+ * trimmed as said above); a new reference. */
+static json_t *entry_new(const struct kind *k, json_t *obj)
+{
+	json_object_set_new(obj, "apiVersion", json_string(k->api_version));
+	json_object_set_new(obj, "kind", json_string(k->kind));
+	if (!health_reads_status(k->api_version, k->kind))
+		json_object_del(obj, "status");
+	json_t *mf = json_object_get(json_object_get(obj, "metadata"),
+				     "managedFields");
+	if (json_is_array(mf)) {
+		for (size_t i = json_array_size(mf); i-- > 0;) {
+			const char *m = json_string_value(json_object_get(
+				json_array_get(mf, i), "manager"));
+			if (!m || strcmp(m, KS_SYNC_MANAGER))
+				json_array_remove(mf, i);
+		}
+	}
+	char *text = json_dumps(obj, JSON_COMPACT);
+	const char *app = app_of(obj);
+	const char *rv = meta_str(obj, "resourceVersion");
+	json_t *e = json_pack("{s:s, s:s, s:s}", "app", app ? app : "", "rv",
+			      rv ? rv : "", "text", text ? text : "null");
+	free(text);
+	return e;
+}
+
+static const char *entry_app(const json_t *e)
+{
+	const char *a = json_string_value(json_object_get(e, "app"));
+	return a && *a ? a : NULL;
+}
+
+static const char *entry_rv(const json_t *e)
+{
+	return json_string_value(json_object_get(e, "rv"));
 }
 
 static bool stopping(const ks_watch *w)
@@ -165,16 +224,17 @@ static void notify(ks_watch *w, json_t *changed)
 	json_decref(changed);
 }
 
-/* Puts OBJ (a reference is taken) under KEY, or removes KEY when OBJ is
- * NULL or lost its label; marks the apps concerned. */
+/* Puts entry OBJ (a reference is taken) under KEY, or removes KEY when OBJ
+ * is NULL or lost its label; marks the apps concerned. */
 static void cache_put_locked(struct kind *k, const char *key, json_t *obj,
 			     json_t *changed)
 {
 	ks_watch *w = k->w;
 	char *full = ks_xasprintf("%s%s", k->prefix, key);
 	json_t *old = json_object_get(k->objects, key);
-	char *old_app = old && app_of(old) ? ks_xstrdup(app_of(old)) : NULL;
-	const char *app = obj ? app_of(obj) : NULL;
+	char *old_app =
+		old && entry_app(old) ? ks_xstrdup(entry_app(old)) : NULL;
+	const char *app = obj ? entry_app(obj) : NULL;
 	if (old_app && !same_str(old_app, app))
 		index_del(w, old_app, full);
 	if (app) {
@@ -190,7 +250,7 @@ static void cache_put_locked(struct kind *k, const char *key, json_t *obj,
 	free(full);
 }
 
-/* Replaces the kind's objects with those of NEWMAP ("ns:name" -> object,
+/* Replaces the kind's objects with those of NEWMAP ("ns:name" -> entry,
  * a reference is taken); marks the apps whose objects changed (another
  * resourceVersion or app) or vanished. */
 static void cache_replace_locked(struct kind *k, json_t *newmap,
@@ -202,36 +262,30 @@ static void cache_replace_locked(struct kind *k, json_t *newmap,
 	json_object_foreach(k->objects, key, o)
 	{
 		char *full = ks_xasprintf("%s%s", k->prefix, key);
-		index_del(w, app_of(o), full);
+		index_del(w, entry_app(o), full);
 		free(full);
 		json_t *n = json_object_get(newmap, key);
-		if (!n ||
-		    !same_str(meta_str(n, "resourceVersion"),
-			      meta_str(o, "resourceVersion")) ||
-		    !same_str(app_of(n), app_of(o)))
-			mark(changed, app_of(o));
+		if (!n || !same_str(entry_rv(n), entry_rv(o)) ||
+		    !same_str(entry_app(n), entry_app(o)))
+			mark(changed, entry_app(o));
 	}
 	json_object_foreach(newmap, key, o)
 	{
 		char *full = ks_xasprintf("%s%s", k->prefix, key);
-		index_set(w, app_of(o), full, o);
+		index_set(w, entry_app(o), full, o);
 		free(full);
 		json_t *old = json_object_get(k->objects, key);
-		if (!old ||
-		    !same_str(meta_str(o, "resourceVersion"),
-			      meta_str(old, "resourceVersion")) ||
-		    !same_str(app_of(o), app_of(old)))
-			mark(changed, app_of(o));
+		if (!old || !same_str(entry_rv(o), entry_rv(old)) ||
+		    !same_str(entry_app(o), entry_app(old)))
+			mark(changed, entry_app(o));
 	}
 	json_decref(k->objects);
 	k->objects = json_incref(newmap);
 }
 
-/* Replaces the kind's cache with ITEMS (LIST items: given apiVersion and
- * kind here) and notifies. */
-static void cache_replace(struct kind *k, json_t *items)
+/* Adds the labelled objects of ITEMS (LIST items) to NEWMAP as entries. */
+static void map_add_items(const struct kind *k, json_t *newmap, json_t *items)
 {
-	json_t *newmap = json_object();
 	size_t i;
 	json_t *o;
 	json_array_foreach(items, i, o)
@@ -241,18 +295,20 @@ static void cache_replace(struct kind *k, json_t *items)
 		char *key = obj_key(o);
 		if (!key)
 			continue;
-		json_object_set_new(o, "apiVersion",
-				    json_string(k->api_version));
-		json_object_set_new(o, "kind", json_string(k->kind));
-		json_object_set(newmap, key, o);
+		json_object_set_new(newmap, key, entry_new(k, o));
 		free(key);
 	}
+}
+
+/* Replaces the kind's cache with NEWMAP ("ns:name" -> entry) and
+ * notifies. */
+static void cache_replace(struct kind *k, json_t *newmap)
+{
 	json_t *changed = json_object();
 	pthread_mutex_lock(&k->w->mu);
 	cache_replace_locked(k, newmap, changed);
 	k->synced = true;
 	pthread_mutex_unlock(&k->w->mu);
-	json_decref(newmap);
 	notify(k->w, changed);
 }
 
@@ -307,13 +363,12 @@ static void handle_event(struct xfer *x, const char *p, size_t n)
 	bool del = !strcmp(type, "DELETED");
 	char *key = put || del ? obj_key(obj) : NULL;
 	if (key) {
-		json_object_set_new(obj, "apiVersion",
-				    json_string(k->api_version));
-		json_object_set_new(obj, "kind", json_string(k->kind));
+		json_t *e = put ? entry_new(k, obj) : NULL;
 		json_t *changed = json_object();
 		pthread_mutex_lock(&k->w->mu);
-		cache_put_locked(k, key, put ? obj : NULL, changed);
+		cache_put_locked(k, key, e, changed);
 		pthread_mutex_unlock(&k->w->mu);
+		json_decref(e);
 		notify(k->w, changed);
 		free(key);
 	}
@@ -540,7 +595,7 @@ static int relist(struct kind *k, ks_error *err)
 	char *base = ks_kube_path(&k->res, NULL, NULL);
 	char what[300];
 	snprintf(what, sizeof(what), "list \"%s:%s\"", k->api_version, k->kind);
-	json_t *items = json_array();
+	json_t *newmap = json_object(); /* pages parsed into entries */
 	char *cont = NULL;
 	char rv[64] = "";
 	int rc = 0;
@@ -562,7 +617,7 @@ static int relist(struct kind *k, ks_error *err)
 			rc = KS_EENV;
 		else if (x.status == 410 && cont && restarts++ < 3) {
 			/* the continue token expired: from the start */
-			json_array_clear(items);
+			json_object_clear(newmap);
 			free(cont);
 			cont = NULL;
 			xfer_release(&x);
@@ -578,7 +633,7 @@ static int relist(struct kind *k, ks_error *err)
 			json_decref(page);
 			break;
 		}
-		json_array_extend(items, json_object_get(page, "items"));
+		map_add_items(k, newmap, json_object_get(page, "items"));
 		const char *prv = meta_str(page, "resourceVersion");
 		if (prv)
 			snprintf(rv, sizeof(rv), "%s", prv);
@@ -590,10 +645,10 @@ static int relist(struct kind *k, ks_error *err)
 			break;
 	}
 	if (!rc) {
-		cache_replace(k, items);
+		cache_replace(k, newmap);
 		snprintf(k->rv, sizeof(k->rv), "%s", rv);
 	}
-	json_decref(items);
+	json_decref(newmap);
 	free(cont);
 	free(base);
 	return rc;
@@ -649,7 +704,7 @@ static int watch_once(struct kind *k, int64_t deadline_ms, ks_error *err)
  * synced. */
 static void drop_kind(struct kind *k)
 {
-	json_t *none = json_array();
+	json_t *none = json_object();
 	cache_replace(k, none);
 	json_decref(none);
 	k->have_res = false;
@@ -941,6 +996,8 @@ static int key_cmp(const void *a, const void *b)
 json_t *ks_watch_objects(ks_watch *w, const char *app)
 {
 	json_t *out = json_array();
+	/* the entries' texts are taken under the mutex, parsed after it */
+	json_t *texts = NULL;
 	pthread_mutex_lock(&w->mu);
 	json_t *m = json_object_get(w->by_app, app);
 	size_t n = json_object_size(m), i = 0;
@@ -953,13 +1010,26 @@ json_t *ks_watch_objects(ks_watch *w, const char *app)
 			keys[i++] = k;
 		}
 		qsort(keys, n, sizeof(*keys), key_cmp);
+		texts = json_array();
 		for (i = 0; i < n; i++)
-			json_array_append_new(
-				out,
-				json_deep_copy(json_object_get(m, keys[i])));
+			json_array_append(
+				texts,
+				json_object_get(json_object_get(m, keys[i]),
+						"text"));
 		free(keys);
 	}
 	pthread_mutex_unlock(&w->mu);
+	json_t *t;
+	json_array_foreach(texts, i, t)
+	{
+		json_t *o = json_loadb(json_string_value(t),
+				       json_string_length(t), 0, NULL);
+		if (json_is_object(o))
+			json_array_append_new(out, o);
+		else
+			json_decref(o);
+	}
+	json_decref(texts);
 	return out;
 }
 

@@ -71,8 +71,11 @@ bool ks_watch_synced(ks_watch *w);
 /*
  * Copies of the cached live objects labelled kusync.io/app=APP (a new
  * array, sorted by apiVersion:Kind:namespace:name), as ks_sync_plan_build's
- * LIVE wants: full objects with apiVersion and kind, metadata.managedFields
- * kept. An empty array for an app without objects.
+ * LIVE wants: objects with apiVersion and kind, metadata.managedFields
+ * kept for the kusync field manager only, status kept only for the kinds
+ * ks_sync_health reads (apps/v1 Deployment and StatefulSet, batch/v1 Job,
+ * CollaSet); the cache holds them as JSON text, so each call parses them
+ * anew. An empty array for an app without objects.
  */
 json_t *ks_watch_objects(ks_watch *w, const char *app);
 
