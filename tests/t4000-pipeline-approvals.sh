@@ -172,11 +172,14 @@ t_exit_err "rollback by a viewer: exit 3" 3 . cli rollback --token "$BOB" $WEB 1
 t_releases "web's history" $WEB "[(r['number'],r['phase']) for r in rs]==[(5,'Succeeded'),(4,'Succeeded'),(3,'Succeeded'),(2,'Superseded'),(1,'Succeeded')]"
 sleep 1.5
 t_rel "no new release after the rollback (the commit is unchanged)" $WEB 1 "r['number']==5"
+t_status "rollback by API without a body: to the previous succeeded release" 200 POST /api/v1/apps/$WEB/rollback "$ALICE"
+t_rel "rollback release 6 of release 4" $WEB 30 "r['number']==6 and r['phase']=='Succeeded' and r.get('rollbackOf')==4 and r['commit']=='$D'"
+t_out "image 1.25.4 again" '^nginx:1.25.4$' k -n t4-prod get deploy t4-prod-web -o jsonpath='{.spec.template.spec.containers[0].image}'
 
 # --- the audit log has every approval and the rollback
 if grep -q . state/audit.log 2>/dev/null; then
 	t_json "audit: approvals and rollback" <(python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' state/audit.log) \
-		"[(e['what'],e['via'],e['who'],e['release']) for e in d if e['app']=='$WEB']==[('approve','api','alice',1),('approve','api','alice',3),('approve','merge-request','alice-gh',4),('rollback','api','alice',5)] and all(e['at'].endswith('Z') for e in d)"
+		"[(e['what'],e['via'],e['who'],e['release']) for e in d if e['app']=='$WEB']==[('approve','api','alice',1),('approve','api','alice',3),('approve','merge-request','alice-gh',4),('rollback','api','alice',5),('rollback','api','alice',6)] and all(e['at'].endswith('Z') for e in d)"
 else
 	ks_fail "no audit log at state/audit.log"
 fi

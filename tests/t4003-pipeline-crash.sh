@@ -86,9 +86,9 @@ t_releases "after the crash: the same single release, waiting" $W "[(r['number']
 # --- Checking: the rollout takes 3 s; crash in the middle
 t_status "approve 1" 200 POST /api/v1/apps/$W/approve "$ALICE" '{"revision": "1"}'
 wait_np 10 $W 1 Checking
+crash "1 (Checking)"
 sec1=$(secrets)
 if grep -q password <<<"$sec1"; then ks_pass; else ks_fail "no generated password: $sec1"; fi
-crash "1 (Checking)"
 t_rel "release 1 Succeeded after the crash" $W 20 "r['number']==1 and r['phase']=='Succeeded' and len(r['approvals'])==1"
 t_out "image 1.25.1" '^nginx:1.25.1$' image
 
