@@ -16,6 +16,7 @@
 
 #include "core/http.h"
 #include "dc_thread.h"
+#include "sync/plan.h"
 #include "sync/watch.h"
 
 /* ---- helpers ---- */
@@ -187,9 +188,26 @@ static bool wait_synced(ks_watch *w, int64_t ms)
 	return false;
 }
 
+/* The watch of the running test, stopped by the teardown when the test
+ * failed before stopping it (its threads would go on calling back into a
+ * finished test). */
+static ks_watch *live_watch;
+
+static int start_watch(ks_watch **out, ks_kube_client *c, const json_t *kinds,
+		       int64_t resync_ms, ks_watch_cb cb, void *ud,
+		       ks_error *err)
+{
+	int rc = ks_watch_start(out, c, kinds, resync_ms, cb, ud, err);
+	if (rc == 0)
+		live_watch = *out;
+	return rc;
+}
+
 static void stop_promptly(ks_watch *w)
 {
 	int64_t t0 = now_ms();
+	if (w == live_watch)
+		live_watch = NULL;
 	ks_watch_stop(w);
 	int64_t took = now_ms() - t0;
 	if (took >= 1500)
@@ -214,7 +232,7 @@ static void watch_follows_labelled_objects(void **state)
 	(void)state;
 	ks_dc_thread t;
 	ks_dc_thread_start(&t, NULL);
-	struct calls calls;
+	static struct calls calls; /* the watch's threads write it */
 	calls_init(&calls);
 	ks_kube_client *c = t.client;
 	create_cm(c, "before", "shop", "1");
@@ -225,8 +243,8 @@ static void watch_follows_labelled_objects(void **state)
 			  "apps/v1", "kind", "Deployment");
 	ks_watch *w;
 	ks_error err;
-	assert_int_equal(
-		ks_watch_start(&w, c, kinds, 0, on_change, &calls, &err), 0);
+	assert_int_equal(start_watch(&w, c, kinds, 0, on_change, &calls, &err),
+			 0);
 	json_decref(kinds);
 	assert_true(wait_synced(w, 5000));
 
@@ -335,7 +353,7 @@ static void first_list_reads_every_page(void **state)
 	}
 	json_t *kinds = json_pack("[s]", "v1:ConfigMap");
 	ks_watch *w;
-	assert_int_equal(ks_watch_start(&w, c, kinds, 0, NULL, NULL, &err), 0);
+	assert_int_equal(start_watch(&w, c, kinds, 0, NULL, NULL, &err), 0);
 	json_decref(kinds);
 	assert_true(wait_synced(w, 10000));
 	json_t *objs = ks_watch_objects(w, "odd");
@@ -431,13 +449,13 @@ static void watch_survives_restarts_and_410(void **state)
 	create_cm(c, "c1", "shop", "1");
 	create_cm(c, "c2", "shop", "2");
 
-	struct calls calls;
+	static struct calls calls; /* the watch's threads write it */
 	calls_init(&calls);
 	json_t *kinds = json_pack("[s]", "v1:ConfigMap");
 	ks_watch *w;
 	ks_error err;
-	assert_int_equal(
-		ks_watch_start(&w, c, kinds, 0, on_change, &calls, &err), 0);
+	assert_int_equal(start_watch(&w, c, kinds, 0, on_change, &calls, &err),
+			 0);
 	json_decref(kinds);
 	assert_true(wait_synced(w, 5000));
 	assert_string_equal(cm_x(w, "shop", "c1"), "1");
@@ -482,8 +500,7 @@ static void unserved_kind_is_picked_up_at_resync(void **state)
 	json_t *kinds = json_pack("[s]", "example.com/v1:Widget");
 	ks_watch *w;
 	ks_error err;
-	assert_int_equal(ks_watch_start(&w, c, kinds, 300, NULL, NULL, &err),
-			 0);
+	assert_int_equal(start_watch(&w, c, kinds, 300, NULL, NULL, &err), 0);
 	json_decref(kinds);
 	/* not served: synced, nothing cached, and said so */
 	assert_true(wait_synced(w, 5000));
@@ -574,7 +591,7 @@ static void stop_is_prompt_when_the_server_hangs_or_is_gone(void **state)
 		json_pack("[s, s]", "v1:ConfigMap", "apps/v1:Deployment");
 	ks_watch *w;
 	ks_error err;
-	assert_int_equal(ks_watch_start(&w, c, kinds, 0, NULL, NULL, &err), 0);
+	assert_int_equal(start_watch(&w, c, kinds, 0, NULL, NULL, &err), 0);
 	struct timespec ts = {0, 300 * 1000000L};
 	nanosleep(&ts, NULL);
 	assert_false(ks_watch_synced(w));
@@ -583,7 +600,7 @@ static void stop_is_prompt_when_the_server_hangs_or_is_gone(void **state)
 
 	/* nothing listens any more: connections are refused, the watch backs
 	 * off and says why */
-	assert_int_equal(ks_watch_start(&w, c, kinds, 0, NULL, NULL, &err), 0);
+	assert_int_equal(start_watch(&w, c, kinds, 0, NULL, NULL, &err), 0);
 	nanosleep(&ts, NULL);
 	assert_false(ks_watch_synced(w));
 	json_t *st = ks_watch_status(w);
@@ -758,9 +775,12 @@ static void *script_run(void *arg)
 	return NULL;
 }
 
+static struct script *live_script;
+
 static ks_kube_client *script_start(struct script *sc, bool quiet)
 {
 	memset(sc, 0, sizeof(*sc));
+	live_script = sc;
 	sc->quiet = quiet;
 	pthread_mutex_init(&sc->mu, NULL);
 	assert_int_equal(uv_loop_init(&sc->loop), 0);
@@ -777,27 +797,33 @@ static ks_kube_client *script_start(struct script *sc, bool quiet)
 	return client_for(url);
 }
 
-static void script_stop(struct script *sc, ks_kube_client *c)
+static void script_halt(struct script *sc)
 {
-	ks_kube_client_free(c);
+	live_script = NULL;
 	uv_async_send(&sc->stop);
 	pthread_join(sc->thread, NULL);
 	assert_int_equal(uv_loop_close(&sc->loop), 0);
 	pthread_mutex_destroy(&sc->mu);
 }
 
+static void script_stop(struct script *sc, ks_kube_client *c)
+{
+	ks_kube_client_free(c);
+	script_halt(sc);
+}
+
 static void watch_resumes_from_bookmarks_and_relists_on_410(void **state)
 {
 	(void)state;
-	struct script sc;
+	static struct script sc; /* its loop thread outlives a failure */
 	ks_kube_client *c = script_start(&sc, false);
 	ks_error err;
-	struct calls calls;
+	static struct calls calls; /* the watch's threads write it */
 	calls_init(&calls);
 	json_t *kinds = json_pack("[s]", "v1:ConfigMap");
 	ks_watch *w;
-	assert_int_equal(
-		ks_watch_start(&w, c, kinds, 0, on_change, &calls, &err), 0);
+	assert_int_equal(start_watch(&w, c, kinds, 0, on_change, &calls, &err),
+			 0);
 	json_decref(kinds);
 
 	/* the third watch is the one after the re-list */
@@ -839,15 +865,15 @@ static void watch_resumes_from_bookmarks_and_relists_on_410(void **state)
 static void resync_replaces_the_cache(void **state)
 {
 	(void)state;
-	struct script sc;
+	static struct script sc; /* its loop thread outlives a failure */
 	ks_kube_client *c = script_start(&sc, true);
-	struct calls calls;
+	static struct calls calls; /* the watch's threads write it */
 	calls_init(&calls);
 	json_t *kinds = json_pack("[s]", "v1:ConfigMap");
 	ks_watch *w;
 	ks_error err;
 	assert_int_equal(
-		ks_watch_start(&w, c, kinds, 300, on_change, &calls, &err), 0);
+		start_watch(&w, c, kinds, 300, on_change, &calls, &err), 0);
 	json_decref(kinds);
 	assert_true(wait_synced(w, 5000));
 	/* the first list may already have been replaced by the second */
@@ -885,6 +911,116 @@ static void resync_replaces_the_cache(void **state)
 	script_stop(&sc, c);
 }
 
+/* GET of PATH as a parsed object (a new reference). */
+static json_t *get_obj(ks_kube_client *c, const char *path)
+{
+	ks_kube_req r = {.method = "GET", .path = path};
+	ks_kube_resp resp;
+	ks_error err;
+	assert_int_equal(ks_kube_request(c, &r, &resp, &err), 0);
+	assert_int_equal(resp.status, 200);
+	json_t *o = json_incref(resp.json);
+	ks_kube_resp_release(&resp);
+	assert_non_null(o);
+	return o;
+}
+
+static size_t managers(const json_t *obj, const char *name)
+{
+	size_t n = 0, i;
+	json_t *e;
+	json_array_foreach(json_object_get(json_object_get(obj, "metadata"),
+					   "managedFields"),
+			   i, e)
+	{
+		const char *m =
+			json_string_value(json_object_get(e, "manager"));
+		if (!name || (m && !strcmp(m, name)))
+			n++;
+	}
+	return n;
+}
+
+static void cache_keeps_what_drift_and_health_read(void **state)
+{
+	(void)state;
+	ks_dc_thread t;
+	ks_dc_thread_start(&t, NULL);
+	ks_kube_client *c = t.client;
+	const char *cm = "/api/v1/namespaces/default/configmaps/kept";
+	const char *dep = "/apis/apps/v1/namespaces/default/deployments/kept";
+	const char *apply = "application/apply-patch+yaml";
+	char path[256];
+	snprintf(path, sizeof(path), "%s?fieldManager=kusync&force=true", cm);
+	req(c, "PATCH", path, apply,
+	    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+	    "{\"name\":\"kept\",\"labels\":{\"kusync.io/app\":\"trim\"}},"
+	    "\"data\":{\"x\":\"1\"}}",
+	    201);
+	snprintf(path, sizeof(path), "%s?fieldManager=other&force=true", cm);
+	req(c, "PATCH", path, apply,
+	    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+	    "{\"name\":\"kept\"},\"data\":{\"y\":\"2\"}}",
+	    200);
+	snprintf(path, sizeof(path), "%s?fieldManager=kusync&force=true", dep);
+	req(c, "PATCH", path, apply,
+	    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+	    "\"metadata\":{\"name\":\"kept\",\"labels\":{\"kusync.io/app\":"
+	    "\"trim\"}},\"spec\":{\"replicas\":1,\"selector\":{"
+	    "\"matchLabels\":{\"a\":\"kept\"}},\"template\":{\"metadata\":{"
+	    "\"labels\":{\"a\":\"kept\"}},\"spec\":{\"containers\":[{"
+	    "\"name\":\"c\",\"image\":\"nginx\"}]}}}}",
+	    201);
+	/* what the server holds: two managers of the ConfigMap, a status of
+	 * the Deployment */
+	json_t *scm = get_obj(c, cm);
+	assert_int_equal(managers(scm, NULL), 2);
+	json_decref(scm);
+	json_t *sdep = get_obj(c, dep);
+	assert_non_null(json_object_get(sdep, "status"));
+	json_decref(sdep);
+
+	json_t *kinds =
+		json_pack("[s, s]", "v1:ConfigMap", "apps/v1:Deployment");
+	ks_watch *w;
+	ks_error err;
+	assert_int_equal(start_watch(&w, c, kinds, 0, NULL, NULL, &err), 0);
+	json_decref(kinds);
+	assert_true(wait_synced(w, 5000));
+	/* from the LIST, then from a watch event: the same trimming */
+	for (int round = 0; round < 2; round++) {
+		json_t *o = find(w, "trim", "ConfigMap", "kept");
+		assert_non_null(o);
+		assert_int_equal(managers(o, NULL), 1);
+		assert_int_equal(managers(o, KS_SYNC_MANAGER), 1);
+		json_t *data = json_object_get(o, "data");
+		assert_string_equal(
+			json_string_value(json_object_get(data, "x")), "1");
+		assert_string_equal(
+			json_string_value(json_object_get(data, "y")), "2");
+		json_decref(o);
+		o = find(w, "trim", "Deployment", "kept");
+		assert_non_null(o);
+		assert_non_null(json_object_get(o, "status"));
+		assert_int_equal(managers(o, KS_SYNC_MANAGER), 1);
+		json_decref(o);
+		if (round)
+			break;
+		patch_cm(c, "kept", "{\"data\":{\"x\":\"3\"}}");
+		assert_true(wait_cm(w, "trim", "kept", "3", 5000) >= 0);
+		snprintf(path, sizeof(path),
+			 "%s?fieldManager=kusync&force=true", cm);
+		req(c, "PATCH", path, apply,
+		    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+		    "\"metadata\":{\"name\":\"kept\",\"labels\":{"
+		    "\"kusync.io/app\":\"trim\"}},\"data\":{\"x\":\"1\"}}",
+		    200);
+		assert_true(wait_cm(w, "trim", "kept", "1", 5000) >= 0);
+	}
+	stop_promptly(w);
+	ks_dc_thread_stop(&t);
+}
+
 static void malformed_kinds_are_refused(void **state)
 {
 	(void)state;
@@ -900,7 +1036,7 @@ static void malformed_kinds_are_refused(void **state)
 		assert_non_null(k);
 		ks_watch *w = (ks_watch *)1;
 		ks_error err;
-		assert_int_equal(ks_watch_start(&w, c, k, 0, NULL, NULL, &err),
+		assert_int_equal(start_watch(&w, c, k, 0, NULL, NULL, &err),
 				 KS_EINVAL);
 		assert_null(w);
 		json_decref(k);
@@ -909,7 +1045,7 @@ static void malformed_kinds_are_refused(void **state)
 	json_t *none = json_array();
 	ks_watch *w;
 	ks_error err;
-	assert_int_equal(ks_watch_start(&w, c, none, 0, NULL, NULL, &err), 0);
+	assert_int_equal(start_watch(&w, c, none, 0, NULL, NULL, &err), 0);
 	assert_true(ks_watch_synced(w));
 	json_t *bad1 = json_pack("[s]", "v1");
 	assert_int_equal(ks_watch_add_kinds(w, bad1, &err), KS_EINVAL);
@@ -919,19 +1055,40 @@ static void malformed_kinds_are_refused(void **state)
 	ks_kube_client_free(c);
 }
 
+/* Whatever a failed test left running is stopped before the next test. */
+static int teardown(void **state)
+{
+	if (live_watch) {
+		ks_watch_stop(live_watch);
+		live_watch = NULL;
+	}
+	if (live_script)
+		script_halt(live_script);
+	return ks_dc_thread_teardown(state);
+}
+
 static int watch_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(watch_follows_labelled_objects),
-		cmocka_unit_test(first_list_reads_every_page),
-		cmocka_unit_test(watch_survives_restarts_and_410),
-		cmocka_unit_test(unserved_kind_is_picked_up_at_resync),
-		cmocka_unit_test(
-			watch_resumes_from_bookmarks_and_relists_on_410),
-		cmocka_unit_test(resync_replaces_the_cache),
-		cmocka_unit_test(
-			stop_is_prompt_when_the_server_hangs_or_is_gone),
-		cmocka_unit_test(malformed_kinds_are_refused),
+		cmocka_unit_test_teardown(watch_follows_labelled_objects,
+					  teardown),
+		cmocka_unit_test_teardown(first_list_reads_every_page,
+					  teardown),
+		cmocka_unit_test_teardown(watch_survives_restarts_and_410,
+					  teardown),
+		cmocka_unit_test_teardown(unserved_kind_is_picked_up_at_resync,
+					  teardown),
+		cmocka_unit_test_teardown(
+			watch_resumes_from_bookmarks_and_relists_on_410,
+			teardown),
+		cmocka_unit_test_teardown(resync_replaces_the_cache, teardown),
+		cmocka_unit_test_teardown(
+			stop_is_prompt_when_the_server_hangs_or_is_gone,
+			teardown),
+		cmocka_unit_test_teardown(
+			cache_keeps_what_drift_and_health_read, teardown),
+		cmocka_unit_test_teardown(malformed_kinds_are_refused,
+					  teardown),
 	};
 	return cmocka_run_group_tests_name("agent/watch", tests, NULL, NULL);
 }
