@@ -118,6 +118,16 @@ if [ "$n" = 1 ]; then ks_pass; else ks_fail "b's Deployment patched $n times, wa
 t_releases "c: no new release" $CP "[r['number'] for r in rs]==[1]"
 t_exit "status exits 1 for b" 1 't4-prod-a' "$KUSYNC" status $BP
 
+# --- a fixed; b's spec is unchanged since its failed release, so it waits
+# for a sync, which gives it a new release that now deploys
+write nginx:1.25.3 nginx:1.25.2 nginx:1.25.1
+ag_commit "$R" "a fixed"
+t_rel "a release 3 Succeeded" $AP 30 "r['number']==3 and r['phase']=='Succeeded'"
+t_releases "b: no release without a change" $BP "[r['number'] for r in rs]==[2,1]"
+t_exit "kusync sync b" 0 - "$KUSYNC" sync $BP
+t_rel "b release 3 Succeeded" $BP 30 "r['number']==3 and r['phase']=='Succeeded' and r['commit']=='$(ag_head "$R")'"
+t_out "b's image applied" '^nginx:1.25.2$' k get deploy $BP -o jsonpath='{.spec.template.spec.containers[0].image}'
+
 ag_stop || ks_fail "stop: exit $?"
 t_sanitizer
 ks_done
