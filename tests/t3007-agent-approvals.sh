@@ -43,7 +43,7 @@ HW=demo-prod-helloworld
 OR=demo-prod-orders
 rel_is() { app_is "$1" "d['release'] is not None and d['release']['number']==$2 and d['release']['phase']=='$3'"; }
 
-if wait_for 90 rel_is $HW 1 AwaitingApproval; then ks_pass; else ks_fail "helloworld awaiting approval: $(app_field $HW "d['release']")"; fi
+if wait_for 120 rel_is $HW 1 AwaitingApproval; then ks_pass; else ks_fail "helloworld awaiting approval: $(app_field $HW "d['release']")"; fi
 
 # --- a newer spec supersedes the release awaiting approval
 sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/repo/demo/prod/helloworld.yaml"
