@@ -87,7 +87,7 @@ t_json "apps list names source, commit and release" "$ks_tmp/body" \
 	"any(a['name']=='demo-prod-orders' and a['source']=='remote' and a['commit']=='$(ag_head "$ks_tmp/git/demo")' and a['release']==1 and a['phase']=='Succeeded' and a['suspended']==False for a in d['apps'])"
 
 # --- an app outside its source's namespaces is blocked, with the reason
-if wait_for 30 phase_is platform-prod-gateway Blocked; then ks_pass; else
+if wait_for 60 phase_is platform-prod-gateway Blocked; then ks_pass; else
 	ks_fail "outside the allow-list: not Blocked: $(app_field platform-prod-gateway "d['release']")"; fi
 t_json "the block names the namespace" <(api GET /api/v1/apps/platform-prod-gateway "$ALICE" >/dev/null; cat "$ks_tmp/body") \
 	"'platform-prod' in d['release']['message']"
@@ -98,8 +98,8 @@ t "nothing of the blocked app reached the cluster" no_platform_ns
 sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/git/demo/demo/prod/orders.yaml"
 ag_commit "$ks_tmp/git/demo" "three replicas"
 replicas_are() { [ "$(k -n demo-prod get deploy demo-prod-orders -o jsonpath='{.spec.replicas}')" = "$1" ]; }
-if wait_for 40 replicas_are 3; then ks_pass; else ks_fail "new commit by polling not applied"; fi
-if wait_for 40 phase_is demo-prod-orders Succeeded && app_is demo-prod-orders "d['release']['number']==2"; then
+if wait_for 60 replicas_are 3; then ks_pass; else ks_fail "new commit by polling not applied"; fi
+if wait_for 60 phase_is demo-prod-orders Succeeded && app_is demo-prod-orders "d['release']['number']==2"; then
 	ks_pass; else ks_fail "release 2 for the new commit: $(app_field demo-prod-orders "d['release']['number']")"; fi
 t_json "an unchanged neighbour got no new release" <(api GET /api/v1/apps/demo-prod-api-server "$ALICE" >/dev/null; cat "$ks_tmp/body") \
 	"d['release']['number']==1"
@@ -108,9 +108,9 @@ t_json "an unchanged neighbour got no new release" <(api GET /api/v1/apps/demo-p
 git -C "$ks_tmp/git/demo" reset -q --hard HEAD~1
 sed -i 's/replicas: 2/replicas: 4/' "$ks_tmp/git/demo/demo/prod/orders.yaml"
 ag_commit "$ks_tmp/git/demo" "four replicas, history rewritten"
-if wait_for 40 replicas_are 4; then ks_pass; else ks_fail "force-push not followed"; fi
+if wait_for 60 replicas_are 4; then ks_pass; else ks_fail "force-push not followed"; fi
 forced=$(ag_head "$ks_tmp/git/demo")
-if wait_for 40 app_is demo-prod-orders "d['commit']=='$forced'"; then ks_pass; else ks_fail "commit after force-push"; fi
+if wait_for 60 app_is demo-prod-orders "d['commit']=='$forced'"; then ks_pass; else ks_fail "commit after force-push"; fi
 
 # --- a new commit announced by a signed webhook (the source does not poll)
 sed -i 's/replicas: 1/replicas: 2/' "$ks_tmp/local/demo/dev/apps.yaml"
@@ -124,12 +124,12 @@ code=$(curl -s -o "$ks_tmp/body" -w '%{http_code}' -X POST --data-binary @push.j
 	"$AG_URL/hooks/local")
 if [ "$code" = 202 ]; then ks_pass; else ks_fail "push webhook: $code $(cat "$ks_tmp/body")"; fi
 dev_replicas() { [ "$(k -n demo-dev get deploy demo-dev-api-server -o jsonpath='{.spec.replicas}')" = 2 ]; }
-if wait_for 40 dev_replicas; then ks_pass; else ks_fail "webhook commit not applied"; fi
+if wait_for 60 dev_replicas; then ks_pass; else ks_fail "webhook commit not applied"; fi
 
 # --- the git server goes away: the source says so, the app keeps running
 ag_git_daemon_stop
 src_error() { api GET /api/v1/sources "$ALICE" >/dev/null && [ "$(jget "$ks_tmp/body" "[s for s in d['sources'] if s['name']=='remote'][0]['error'] is not None and [s for s in d['sources'] if s['name']=='remote'][0]['errorSince'] is not None")" = true ]; }
-if wait_for 40 src_error; then ks_pass; else ks_fail "source error not shown: $(cat "$ks_tmp/body")"; fi
+if wait_for 60 src_error; then ks_pass; else ks_fail "source error not shown: $(cat "$ks_tmp/body")"; fi
 t_json "the source keeps its last good commit" <(api GET /api/v1/sources "$ALICE" >/dev/null; cat "$ks_tmp/body") \
 	"[s for s in d['sources'] if s['name']=='remote'][0]['commit']=='$forced'"
 if app_is demo-prod-orders "d['release']['phase']=='Succeeded' and d['error'] is not None"; then ks_pass; else
@@ -137,11 +137,11 @@ if app_is demo-prod-orders "d['release']['phase']=='Succeeded' and d['error'] is
 t_out "the Deployment is untouched" '^4$' k -n demo-prod get deploy demo-prod-orders -o jsonpath='{.spec.replicas}'
 ag_git_daemon "$ks_tmp/git" || ks_fail "git daemon restart"
 src_ok() { api GET /api/v1/sources "$ALICE" >/dev/null && [ "$(jget "$ks_tmp/body" "[s for s in d['sources'] if s['name']=='remote'][0]['error'] is None")" = true ]; }
-if wait_for 40 src_ok; then ks_pass; else ks_fail "source error not cleared after restart"; fi
+if wait_for 60 src_ok; then ks_pass; else ks_fail "source error not cleared after restart"; fi
 
 # --- the hung server: abandoned at the fetch timeout, the agent answers
 hung_abandoned() { api GET /api/v1/sources "$ALICE" >/dev/null && [ "$(jget "$ks_tmp/body" "'abandon' in ([s for s in d['sources'] if s['name']=='hung'][0]['error'] or '')")" = true ]; }
-if wait_for 40 hung_abandoned; then ks_pass; else ks_fail "hung fetch not abandoned: $(cat "$ks_tmp/body" | head -c 800)"; fi
+if wait_for 60 hung_abandoned; then ks_pass; else ks_fail "hung fetch not abandoned: $(cat "$ks_tmp/body" | head -c 800)"; fi
 t0=$(date +%s%N)
 t_status "healthz while a fetch hangs" 200 GET /healthz
 ms=$((($(date +%s%N) - t0) / 1000000))
@@ -157,7 +157,7 @@ printf '{"ref":"refs/heads/main","after":"%s"}' "$head" >push2.json
 sig=$(sign_hmac "It's a Secret to Everybody" push2.json)
 curl -s -o /dev/null -X POST --data-binary @push2.json -H 'X-GitHub-Event: push' \
 	-H 'X-GitHub-Delivery: delivery-2' -H "X-Hub-Signature-256: sha256=$sig" "$AG_URL/hooks/local"
-if wait_for 40 app_is demo-dev-api-server "d['status']=='RenderFailed'"; then ks_pass; else
+if wait_for 60 app_is demo-dev-api-server "d['status']=='RenderFailed'"; then ks_pass; else
 	ks_fail "no RenderFailed: $(head -c 600 "$ks_tmp/body")"; fi
 t_json "render errors carry file:line:col" "$ks_tmp/body" \
 	"any(__import__('re').match(r'demo/dev/apps\.yaml:\d+:\d+: ', e) for e in d['renderErrors'])"
@@ -180,7 +180,7 @@ kill "$ag_pid"; wait "$ag_pid"
 "$KUSYNC" agent -c agent.yaml --log-format json 2>"$ks_tmp/json.log" &
 pid=$!
 ag_pids+=("$pid")
-wait_for 40 grep -q listening "$ks_tmp/json.log"
+wait_for 60 grep -q listening "$ks_tmp/json.log"
 kill -TERM "$pid"; wait "$pid"
 if python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$ks_tmp/json.log" 2>/dev/null &&
 	grep -q '"level"' "$ks_tmp/json.log"; then ks_pass; else ks_fail "JSON logs: $(head -3 "$ks_tmp/json.log")"; fi

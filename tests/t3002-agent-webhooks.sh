@@ -85,8 +85,8 @@ t_hook() { # name want source file headers...
 	if [ "$got" = "$want" ]; then ks_pass; else ks_fail "$name: HTTP $got, want $want: $(head -c 300 "$ks_tmp/body")"; fi
 }
 last_fetch() { api GET /api/v1/sources "$ALICE" >/dev/null; jget "$ks_tmp/body" "[s for s in d['sources'] if s['name']=='$1'][0]['lastFetch']"; }
-wait_for 30 test "$(last_fetch gh)" != None || ks_fail "first fetch of gh"
-wait_for 30 test "$(last_fetch gl)" != None || ks_fail "first fetch of gl"
+wait_for 60 test "$(last_fetch gh)" != None || ks_fail "first fetch of gh"
+wait_for 60 test "$(last_fetch gl)" != None || ks_fail "first fetch of gl"
 
 # --- GitHub's documented test vector: it authenticates (ping-like: no
 # event header, so it is accepted and ignored)
@@ -112,7 +112,7 @@ printf '{"ref":"refs/heads/main","after":"%s","repository":{"full_name":"t/r"}}'
 SIG=$(sign_hmac "It's a Secret to Everybody" push.json)
 t_hook "push for the ref: 202" 202 gh push.json "X-Hub-Signature-256: sha256=$SIG" "X-GitHub-Event: push" "X-GitHub-Delivery: d-1"
 t_json "push: accepted" "$ks_tmp/body" "d['result']=='accepted'"
-if wait_for 40 test "$(last_fetch gh)" != "$before"; then ks_pass; else ks_fail "the push did not fetch"; fi
+if wait_for 60 test "$(last_fetch gh)" != "$before"; then ks_pass; else ks_fail "the push did not fetch"; fi
 t_hook "replayed delivery: 200" 200 gh push.json "X-Hub-Signature-256: sha256=$SIG" "X-GitHub-Event: push" "X-GitHub-Delivery: d-1"
 t_json "replay: duplicate" "$ks_tmp/body" "d['result']=='duplicate'"
 

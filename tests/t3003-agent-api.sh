@@ -50,7 +50,7 @@ t_json "401 body is an error" "$ks_tmp/body" "'error' in d"
 t_status "unknown token: 401" 401 GET /api/v1/apps "not-a-token"
 t_status "viewer may read" 200 GET /api/v1/apps "$BOB"
 t_status "healthz needs no token" 200 GET /healthz
-wait_for 40 test "$(api GET /readyz)" = 200 && ks_pass || ks_fail "readyz never 200"
+wait_for 60 test "$(api GET /readyz)" = 200 && ks_pass || ks_fail "readyz never 200"
 t_status "metrics need no token" 200 GET /metrics
 
 if wait_for 60 phase_is $HW AwaitingApproval; then ks_pass; else ks_fail "helloworld not AwaitingApproval: $(app_field $HW "d['release']")"; fi
@@ -70,23 +70,23 @@ t_status "an app not awaiting approval: 409" 409 POST /api/v1/apps/$OR/approve "
 head=$(ag_head "$ks_tmp/repo")
 t_status "approve by commit prefix" 200 POST /api/v1/apps/$HW/approve "$ALICE" "{\"revision\":\"${head:0:8}\",\"comment\":\"looks good\"}"
 t_json "approve answers the release" "$ks_tmp/body" "d['release']==1"
-if wait_for 30 phase_is $HW Succeeded; then ks_pass; else ks_fail "approved release did not deploy"; fi
+if wait_for 60 phase_is $HW Succeeded; then ks_pass; else ks_fail "approved release did not deploy"; fi
 t_json "the approval is recorded" <(api GET /api/v1/apps/$HW "$BOB" >/dev/null; cat "$ks_tmp/body") \
 	"d['release']['approvals'][0]['who']=='alice' and d['release']['approvals'][0]['via']=='api' and d['release']['approvals'][0]['comment']=='looks good'"
 t_status "approving again: 409" 409 POST /api/v1/apps/$HW/approve "$ALICE" '{"revision":"1"}'
 if grep -q '"alice"' state/audit.log 2>/dev/null; then ks_pass; else ks_fail "no audit entry: $(cat state/audit.log 2>&1 | head -3)"; fi
 
 # --- a second release, then roll back to the first
-wait_for 30 phase_is $OR Succeeded || ks_fail "orders release 1"
+wait_for 60 phase_is $OR Succeeded || ks_fail "orders release 1"
 sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/repo/demo/prod/orders.yaml"
 ag_commit "$ks_tmp/repo" "three"
-if wait_for 30 app_is $OR "d['release']['number']==2 and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "orders release 2"; fi
+if wait_for 60 app_is $OR "d['release']['number']==2 and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "orders release 2"; fi
 t_status "rollback to a missing release: 409" 409 POST /api/v1/apps/$OR/rollback "$ALICE" '{"release":42}'
 t_status "rollback with a bad field: 422" 422 POST /api/v1/apps/$OR/rollback "$ALICE" '{"release":"one"}'
 t_status "viewer cannot roll back: 403" 403 POST /api/v1/apps/$OR/rollback "$BOB"
 t_status "rollback to the previous succeeded release" 200 POST /api/v1/apps/$OR/rollback "$CAROL"
 t_json "rollback creates release 3" "$ks_tmp/body" "d['release']==3"
-if wait_for 30 app_is $OR "d['release']['number']==3 and d['release']['phase']=='Succeeded' and d['release']['rollbackOf']==1"; then
+if wait_for 60 app_is $OR "d['release']['number']==3 and d['release']['phase']=='Succeeded' and d['release']['rollbackOf']==1"; then
 	ks_pass; else ks_fail "rollback release: $(head -c 500 "$ks_tmp/body")"; fi
 t_out "the rollback restored 2 replicas" '^2$' k -n demo-prod get deploy $OR -o jsonpath='{.spec.replicas}'
 
@@ -110,20 +110,20 @@ sleep 4
 if app_is $OR "d['release']['number']==3 and d['suspended']==True"; then ks_pass; else ks_fail "suspended app got a release: $(app_field $OR "d['release']['number']")"; fi
 t_out "suspended: the cluster is untouched" '^2$' k -n demo-prod get deploy $OR -o jsonpath='{.spec.replicas}'
 t_status "resume" 200 POST /api/v1/apps/$OR/resume "$ALICE"
-if wait_for 30 app_is $OR "d['release']['number']==4 and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "resume did not catch up"; fi
+if wait_for 60 app_is $OR "d['release']['number']==4 and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "resume did not catch up"; fi
 t_out "resumed: 5 replicas" '^5$' k -n demo-prod get deploy $OR -o jsonpath='{.spec.replicas}'
 
 # --- sync: a new release of the unchanged spec
 t_status "viewer cannot sync: 403" 403 POST /api/v1/apps/$OR/sync "$BOB"
 t_status "sync" 202 POST /api/v1/apps/$OR/sync "$ALICE"
-if wait_for 30 app_is $OR "d['release']['number']==5 and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "sync made no release: $(app_field $OR "d['release']['number']")"; fi
+if wait_for 60 app_is $OR "d['release']['number']==5 and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "sync made no release: $(app_field $OR "d['release']['number']")"; fi
 t_json "sync did not touch the neighbours" <(api GET /api/v1/apps/demo-prod-api-server "$BOB" >/dev/null; cat "$ks_tmp/body") "d['release']['number']==1"
 
 # --- suspension survives a restart
 t_status "suspend again" 200 POST /api/v1/apps/$OR/suspend "$ALICE"
 ag_stop || ks_fail "stop: exit $?"
 ag_start agent.yaml agent2 || ks_fail "restart"
-if wait_for 40 app_is $OR "d['suspended']==True and d['release']['number']==5"; then ks_pass; else ks_fail "after restart: $(head -c 300 "$ks_tmp/body")"; fi
+if wait_for 60 app_is $OR "d['suspended']==True and d['release']['number']==5"; then ks_pass; else ks_fail "after restart: $(head -c 300 "$ks_tmp/body")"; fi
 
 # --- dashboard
 code=$(curl -s -o dash.html -w '%{http_code}' "$AG_URL/")

@@ -46,7 +46,7 @@ OR=demo-prod-orders
 DEV=demo-dev-api-server
 if wait_for 60 app_is $OR "d['release']['phase']=='Succeeded' and d['drift']==0"; then ks_pass; else ks_fail "orders not synced: $(app_field $OR "d['release']['phase'], d['drift']")"; fi
 if wait_for 60 app_is $DEV "d['release']['phase']=='Succeeded' and d['drift']==0"; then ks_pass; else ks_fail "dev not synced"; fi
-if wait_for 40 app_is $OR "d['health']=='Healthy'"; then ks_pass; else ks_fail "health: $(app_field $OR "d['health']")"; fi
+if wait_for 60 app_is $OR "d['health']=='Healthy'"; then ks_pass; else ks_fail "health: $(app_field $OR "d['health']")"; fi
 
 # --- report mode: the change is in the drift report within a second
 # (grep rather than python: under load, starting python takes longer
@@ -69,7 +69,7 @@ if [ $found = 1 ] && [ $ms -lt 3000 ]; then ks_pass; else ks_fail "drift not rep
 t_json "drift report names the object and state" "$ks_tmp/body" \
 	"d['resources'][0]['id']=='apps/v1:Deployment:demo-prod:$OR' and d['resources'][0]['state']=='modified' and d['release']>=1"
 t_out "report mode leaves the change" '^7$' k -n demo-prod get deploy $OR -o jsonpath='{.spec.replicas}'
-if wait_for 40 sh -c "curl -s $AG_URL/metrics | grep -q '^kusync_drift_resources{app=\"$OR\"} 1\$'"; then ks_pass; else ks_fail "metric kusync_drift_resources"; fi
+if wait_for 60 sh -c "curl -s $AG_URL/metrics | grep -q '^kusync_drift_resources{app=\"$OR\"} 1\$'"; then ks_pass; else ks_fail "metric kusync_drift_resources"; fi
 if app_is $OR "d['drift']==1"; then ks_pass; else ks_fail "apps view drift count"; fi
 
 # --- a deleted object is missing
@@ -78,24 +78,24 @@ missing() {
 	api GET /api/v1/apps/$OR/drift "$ALICE" >/dev/null &&
 		[ "$(jget "$ks_tmp/body" "any(r['state']=='missing' and ':Service:' in r['id'] for r in d['resources'])")" = true ]
 }
-if wait_for 40 missing; then ks_pass; else ks_fail "deleted Service not missing: $(head -c 500 "$ks_tmp/body")"; fi
+if wait_for 60 missing; then ks_pass; else ks_fail "deleted Service not missing: $(head -c 500 "$ks_tmp/body")"; fi
 
 # --- heal mode: repaired and counted
 k -n demo-dev scale deploy $DEV --replicas=6 >/dev/null
 healed() { [ "$(k -n demo-dev get deploy $DEV -o jsonpath='{.spec.replicas}')" = 1 ] && app_is $DEV "d['heals']>=1"; }
-if wait_for 40 healed; then ks_pass; else ks_fail "heal: replicas $(k -n demo-dev get deploy $DEV -o jsonpath='{.spec.replicas}') heals $(app_field $DEV "d['heals']")"; fi
-if wait_for 40 sh -c "curl -s $AG_URL/metrics | grep -q '^kusync_drift_heals_total{app=\"$DEV\"} [1-9]'"; then ks_pass; else ks_fail "heal metric"; fi
-if wait_for 40 app_is $DEV "d['drift']==0"; then ks_pass; else ks_fail "drift after heal: $(app_field $DEV "d['drift']")"; fi
+if wait_for 60 healed; then ks_pass; else ks_fail "heal: replicas $(k -n demo-dev get deploy $DEV -o jsonpath='{.spec.replicas}') heals $(app_field $DEV "d['heals']")"; fi
+if wait_for 60 sh -c "curl -s $AG_URL/metrics | grep -q '^kusync_drift_heals_total{app=\"$DEV\"} [1-9]'"; then ks_pass; else ks_fail "heal metric"; fi
+if wait_for 60 app_is $DEV "d['drift']==0"; then ks_pass; else ks_fail "drift after heal: $(app_field $DEV "d['drift']")"; fi
 
 # --- a suspended app is reported, not healed
 t_status "suspend" 200 POST /api/v1/apps/$DEV/suspend "$ALICE"
 k -n demo-dev scale deploy $DEV --replicas=4 >/dev/null
-if wait_for 40 app_is $DEV "d['drift']==1"; then ks_pass; else ks_fail "suspended: drift not reported"; fi
+if wait_for 60 app_is $DEV "d['drift']==1"; then ks_pass; else ks_fail "suspended: drift not reported"; fi
 sleep 1
 t_out "suspended: not healed" '^4$' k -n demo-dev get deploy $DEV -o jsonpath='{.spec.replicas}'
 t_status "resume" 200 POST /api/v1/apps/$DEV/resume "$ALICE"
 rep1() { [ "$(k -n demo-dev get deploy $DEV -o jsonpath='{.spec.replicas}')" = 1 ]; }
-if wait_for 40 rep1; then ks_pass; else ks_fail "resume did not heal"; fi
+if wait_for 60 rep1; then ks_pass; else ks_fail "resume did not heal"; fi
 
 ag_stop || ks_fail "stop: exit $?"
 if grep -q Sanitizer "$ag_log"; then ks_fail "sanitizer: $(grep -A5 Sanitizer "$ag_log" | head)"; else ks_pass; fi

@@ -65,13 +65,13 @@ config kubernetes a >a.yaml
 config kubernetes b >b.yaml
 ag_start a.yaml a || { ks_fail "agent a"; ks_done; exit 1; }
 pid_a=$ag_pid url_a=$AG_URL log_a=$ag_log
-if wait_for 40 grep -q "now the leader" "$log_a"; then ks_pass; else ks_fail "a did not lead: $(tail -5 "$log_a")"; fi
+if wait_for 60 grep -q "now the leader" "$log_a"; then ks_pass; else ks_fail "a did not lead: $(tail -5 "$log_a")"; fi
 ag_start b.yaml b || { ks_fail "agent b"; ks_done; exit 1; }
 pid_b=$ag_pid url_b=$AG_URL log_b=$ag_log
 AG_URL=$url_a
 if wait_for 60 app_is $OR "d['release'] is not None and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "a did not deploy"; fi
 AG_URL=$url_b
-if wait_for 40 app_is $OR "d['release'] is not None and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "b does not see a's release"; fi
+if wait_for 60 app_is $OR "d['release'] is not None and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "b does not see a's release"; fi
 t_status "the follower refuses actions" 503 POST /api/v1/apps/$OR/sync "$ALICE"
 t_json "503 says why" "$ks_tmp/body" "'not the leader' in d['error']"
 if grep -q "pipeline:" "$log_b" || grep -q "now the leader" "$log_b"; then ks_fail "b acted as a leader: $(grep -m3 -e pipeline: -e leader "$log_b")"; else ks_pass; fi
@@ -81,7 +81,7 @@ t_json "the follower's view: one release" <(api GET /api/v1/apps/$OR/releases "$
 kill -9 "$pid_a"
 wait "$pid_a" 2>/dev/null
 t0=$SECONDS
-if wait_for 40 grep -q "now the leader" "$log_b"; then ks_pass; else ks_fail "b did not take over"; fi
+if wait_for 60 grep -q "now the leader" "$log_b"; then ks_pass; else ks_fail "b did not take over"; fi
 echo "b took over after $((SECONDS - t0)) s"
 sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/repo/demo/prod/orders.yaml"
 ag_commit "$ks_tmp/repo" "three"

@@ -131,7 +131,7 @@ t_status "API while 1000 connections are idle" 200 GET /api/v1/apps/$OR "$ALICE"
 sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/repo/demo/prod/orders.yaml"
 ag_commit "$ks_tmp/repo" "three"
 rep3() { [ "$(k -n demo-prod get deploy $OR -o jsonpath='{.spec.replicas}')" = 3 ]; }
-if wait_for 30 rep3; then ks_pass; else ks_fail "no reconcile under hostile load"; fi
+if wait_for 60 rep3; then ks_pass; else ks_fail "no reconcile under hostile load"; fi
 echo go >&"${HOSTILE[1]}"
 result=
 while read -r -t 60 line <&"${HOSTILE[0]}"; do

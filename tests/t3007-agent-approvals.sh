@@ -49,7 +49,7 @@ if wait_for 120 rel_is $HW 1 AwaitingApproval; then ks_pass; else ks_fail "hello
 sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/repo/demo/prod/helloworld.yaml"
 ag_commit "$ks_tmp/repo" "helloworld: three"
 B=$(ag_head "$ks_tmp/repo")
-if wait_for 40 rel_is $HW 2 AwaitingApproval; then ks_pass; else ks_fail "release 2: $(app_field $HW "d['release']")"; fi
+if wait_for 60 rel_is $HW 2 AwaitingApproval; then ks_pass; else ks_fail "release 2: $(app_field $HW "d['release']")"; fi
 t_status "releases" 200 GET /api/v1/apps/$HW/releases "$ALICE"
 t_json "release 1 superseded by 2" "$ks_tmp/body" \
 	"d['releases'][1]['number']==1 and d['releases'][1]['phase']=='Superseded' and d['releases'][0]['commit']=='$B'"
@@ -79,19 +79,19 @@ sleep 1
 if app_is $HW "d['release']['phase']=='AwaitingApproval'"; then ks_pass; else ks_fail "approved before the merge"; fi
 code=$(hook pull_request m-1 "{\"action\":\"closed\",\"pull_request\":{\"number\":7,\"merged\":true,\"merge_commit_sha\":\"$B\"},\"repository\":{\"full_name\":\"team/config\"}}")
 if [ "$code" = 202 ]; then ks_pass; else ks_fail "merge event: $code $(cat "$ks_tmp/body")"; fi
-if wait_for 30 rel_is $HW 2 Succeeded; then ks_pass; else ks_fail "merge approval did not deploy: $(app_field $HW "d['release']")"; fi
+if wait_for 120 rel_is $HW 2 Succeeded; then ks_pass; else ks_fail "merge approval did not deploy: $(app_field $HW "d['release']")"; fi
 t_json "approved via merge-request by the reviewer" <(api GET /api/v1/apps/$HW "$ALICE" >/dev/null; cat "$ks_tmp/body") \
 	"d['release']['approvals'][0]['via']=='merge-request' and d['release']['approvals'][0]['who']=='alice-gh'"
 t_out "3 replicas in every helloworld cell" '^3( 3)+$' k -n demo-prod get deploy -l kusync.io/app=$HW -o jsonpath='{.items[*].spec.replicas}'
 
 # --- commits during a deploy wait; only the newest gets a release
-wait_for 30 app_is $OR "d['release']['phase']=='Succeeded'" || ks_fail "orders release 1"
+wait_for 60 app_is $OR "d['release']['phase']=='Succeeded'" || ks_fail "orders release 1"
 n0=$(app_field $OR "d['release']['number']")
 sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/repo/demo/prod/orders.yaml"
 ag_commit "$ks_tmp/repo" "orders: three"
 C=$(ag_head "$ks_tmp/repo")
 checking() { app_is $OR "d['release']['number']==$((n0 + 1)) and d['release']['phase'] in ('Deploying','Checking')"; }
-if wait_for 40 checking; then ks_pass; else ks_fail "orders not deploying: $(app_field $OR "d['release']")"; fi
+if wait_for 60 checking; then ks_pass; else ks_fail "orders not deploying: $(app_field $OR "d['release']")"; fi
 # Whether the app view shows a spec of commit $2 waiting for the deploy
 # (grep, not python: under load python starts too slowly for this race).
 waiting_is() { api GET /api/v1/apps/$1 "$ALICE" >/dev/null && tr -d ' \n' <"$ks_tmp/body" | grep -q "\"waitingCommit\":\"$2\""; }
