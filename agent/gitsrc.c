@@ -52,6 +52,7 @@ extern char **environ;
 #define MAX_AUTH_TRIES 3	   /* credential callbacks per fetch */
 #define MAX_KNOWN_HOSTS (4u << 20) /* bytes of a known_hosts file */
 #define TICK_MS 50
+#define REFILL_DELAY_MS 500 /* after a fetch, until the next warm helper */
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static char *helper_exe;
@@ -912,13 +913,103 @@ static void refill_warm(void)
 	discard_helper(&h); /* another thread was first */
 }
 
+/*
+ * The spawner: a thread that starts the next warm helper REFILL_DELAY_MS
+ * after a fetch took the last one, so that its start (tens of ms of CPU:
+ * dynamic loading) does not compete with the work that follows the fetch
+ * (render, preview, the first apply) for the CPU. Started on first use,
+ * stopped by ks_git_shutdown.
+ */
+static pthread_once_t spawn_once = PTHREAD_ONCE_INIT;
+static pthread_cond_t spawn_cv;
+static pthread_mutex_t shutdown_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t spawner;
+static bool spawner_on, spawner_stop; /* under warm_mu */
+static int64_t spawn_at; /* CLOCK_MONOTONIC ms; 0 = nothing asked */
+
+static void init_spawn_cv(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&spawn_cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static void *spawner_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&warm_mu);
+	while (!spawner_stop) {
+		if (!spawn_at) {
+			pthread_cond_wait(&spawn_cv, &warm_mu);
+			continue;
+		}
+		int64_t left = spawn_at - now_ms();
+		if (left > 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += (time_t)(left / 1000);
+			ts.tv_nsec += (long)(left % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&spawn_cv, &warm_mu, &ts);
+			continue;
+		}
+		spawn_at = 0;
+		pthread_mutex_unlock(&warm_mu);
+		refill_warm();
+		pthread_mutex_lock(&warm_mu);
+	}
+	pthread_mutex_unlock(&warm_mu);
+	return NULL;
+}
+
+/* Asks the spawner for a warm helper in REFILL_DELAY_MS (or starts one
+ * now when no thread can be made); nothing while shutting down. */
+static void refill_later(void)
+{
+	pthread_once(&spawn_once, init_spawn_cv);
+	pthread_mutex_lock(&warm_mu);
+	if (spawner_stop) {
+		pthread_mutex_unlock(&warm_mu);
+		return;
+	}
+	bool ok = spawner_on;
+	if (!ok)
+		ok = spawner_on =
+			pthread_create(&spawner, NULL, spawner_main, NULL) == 0;
+	if (ok) {
+		spawn_at = now_ms() + REFILL_DELAY_MS;
+		pthread_cond_signal(&spawn_cv);
+	}
+	pthread_mutex_unlock(&warm_mu);
+	if (!ok)
+		refill_warm();
+}
+
 void ks_git_shutdown(void)
 {
+	pthread_once(&spawn_once, init_spawn_cv);
+	pthread_mutex_lock(&shutdown_mu);
 	pthread_mutex_lock(&warm_mu);
+	bool on = spawner_on;
+	spawner_stop = true;
+	spawn_at = 0;
+	pthread_cond_signal(&spawn_cv);
+	pthread_mutex_unlock(&warm_mu);
+	if (on)
+		pthread_join(spawner, NULL);
+	pthread_mutex_lock(&warm_mu);
+	spawner_on = false;
+	spawner_stop = false;
 	helper h = warm;
 	warm = NO_HELPER;
 	pthread_mutex_unlock(&warm_mu);
 	discard_helper(&h);
+	pthread_mutex_unlock(&shutdown_mu);
 }
 
 unsigned long ks_git_warm_hits(void)
@@ -939,18 +1030,19 @@ int ks_git_warm_pid(void)
 
 /* A helper with REQ handed to it: the warm one, else a new one (also when
  * the warm one turns out dead). 0 or an errno. */
-static int start_fetch(helper *h, const char *req)
+static int start_fetch(helper *h, const char *req, bool allow_warm,
+		       bool *was_warm)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
-		*h = take_warm();
-		bool warm_taken = h->pid > 0;
-		if (!warm_taken) {
+		*h = allow_warm ? take_warm() : NO_HELPER;
+		*was_warm = h->pid > 0;
+		if (!*was_warm) {
 			int e = spawn_helper(h);
 			if (e)
 				return e;
 		}
 		if (send_all(h->req_fd, req, strlen(req)) == 0) {
-			if (warm_taken) {
+			if (*was_warm) {
 				pthread_mutex_lock(&warm_mu);
 				warm_hits++;
 				pthread_mutex_unlock(&warm_mu);
@@ -1085,17 +1177,34 @@ int ks_git_fetch(const char *repo_dir, const char *url, const char *ref,
 		rc = ks_error_set(err, KS_EINVAL, "credentials are too large");
 		goto out;
 	}
-	int e = start_fetch(&h, req);
-	if (e) {
-		rc = ks_error_set(err, KS_EENV,
-				  "cannot start the git fetch helper: %s",
-				  strerror(e));
-		goto out;
+	int64_t t0 = now_ms();
+	for (int attempt = 0;; attempt++) {
+		bool was_warm = false;
+		int e = start_fetch(&h, req, attempt == 0, &was_warm);
+		if (e) {
+			rc = ks_error_set(
+				err, KS_EENV,
+				"cannot start the git fetch helper: %s",
+				strerror(e));
+			goto out;
+		}
+		/* The next fetch's helper, started a little later. */
+		if (!attempt)
+			refill_later();
+		int64_t left = timeout_ms - (now_ms() - t0);
+		watch_child(&r, h.pid, h.out_fd, left > 0 ? left : 1, cancel);
+		h.pid = 0; /* reaped */
+		close_helper_fds(&h);
+		/* A warm helper killed without a word by a signal we did not
+		 * send (while it waited: the OOM killer, an admin) did not
+		 * fetch: once more with a new one. */
+		if (!attempt && was_warm && !r.cancelled && !r.timed_out &&
+		    !r.out.len && WIFSIGNALED(r.status)) {
+			r.status = 0;
+			continue;
+		}
+		break;
 	}
-	/* The next fetch's helper starts loading while this one works. */
-	refill_warm();
-	watch_child(&r, h.pid, h.out_fd, timeout_ms, cancel);
-	h.pid = 0; /* reaped */
 	if (r.cancelled) {
 		rc = ks_error_set(err, KS_ERROR, "cancelled");
 	} else if (r.timed_out) {

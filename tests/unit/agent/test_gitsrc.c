@@ -681,6 +681,33 @@ static bool reaped(pid_t pid)
 	return waitpid(pid, &st, WNOHANG) < 0 && errno == ECHILD;
 }
 
+/* Whether PID becomes a zombie (dead, not reaped) within 3 s. */
+static bool zombie(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 300; i++) {
+		FILE *fp = fopen(path, "r");
+		size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
+		if (fp)
+			fclose(fp);
+		buf[n] = '\0';
+		const char *rp = strrchr(buf, ')');
+		if (rp && rp[1] == ' ' && rp[2] == 'Z')
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* The warm helper, started a moment after a fetch (0 if none in 3 s). */
+static pid_t warm_pid(void)
+{
+	for (int i = 0; i < 300 && !ks_git_warm_pid(); i++)
+		usleep(10000);
+	return ks_git_warm_pid();
+}
+
 static void warm_helper_is_used_and_replaced(void **state)
 {
 	fixture *f = *state;
@@ -695,7 +722,7 @@ static void warm_helper_is_used_and_replaced(void **state)
 	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
 			 0);
 	assert_int_equal(ks_git_warm_hits(), hits);
-	pid_t p1 = ks_git_warm_pid();
+	pid_t p1 = warm_pid();
 	assert_true(running_child(p1));
 
 	/* The second fetch is done by that helper, which is gone after it,
@@ -707,7 +734,7 @@ static void warm_helper_is_used_and_replaced(void **state)
 	assert_string_equal(got, want);
 	assert_int_equal(ks_git_warm_hits(), hits + 1);
 	assert_true(reaped(p1));
-	pid_t p2 = ks_git_warm_pid();
+	pid_t p2 = warm_pid();
 	assert_true(p2 != p1);
 	assert_true(running_child(p2));
 
@@ -733,20 +760,29 @@ static void warm_helper_that_died_is_replaced(void **state)
 	rev_parse(work, "HEAD", want);
 	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
 			 0);
-	pid_t p1 = ks_git_warm_pid();
+	pid_t p1 = warm_pid();
 	assert_true(running_child(p1));
 	/* Killed behind our back (OOM killer, an admin): not reaped yet. */
 	assert_int_equal(kill(p1, SIGKILL), 0);
-	usleep(50000);
+	assert_true(zombie(p1));
 	unsigned long hits = ks_git_warm_hits();
 	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
 			 0);
 	assert_string_equal(got, want);
 	assert_int_equal(ks_git_warm_hits(), hits); /* a cold start */
 	assert_true(reaped(p1));
-	assert_true(running_child(ks_git_warm_pid()));
+	assert_true(running_child(warm_pid()));
 	ks_git_shutdown();
 	int st;
+	assert_true(waitpid(-1, &st, WNOHANG) <= 0);
+
+	/* Shutdown right after a fetch also cancels the helper that was
+	 * about to be started. */
+	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
+			 0);
+	ks_git_shutdown();
+	usleep(800000);
+	assert_int_equal(ks_git_warm_pid(), 0);
 	assert_true(waitpid(-1, &st, WNOHANG) <= 0);
 }
 
@@ -758,7 +794,7 @@ static void warm_helper_is_cancelled_promptly(void **state)
 	/* Make sure a warm helper waits, then hand it a hanging fetch. */
 	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
 			 0);
-	pid_t p1 = ks_git_warm_pid();
+	pid_t p1 = warm_pid();
 	assert_true(running_child(p1));
 	unsigned long hits = ks_git_warm_hits();
 	snprintf(url, sizeof(url), "git://127.0.0.1:%d/repo.git",
@@ -775,7 +811,7 @@ static void warm_helper_is_cancelled_promptly(void **state)
 	assert_true(done - c.set_at < 200);
 	assert_int_equal(ks_git_warm_hits(), hits + 1);
 	assert_true(reaped(p1)); /* killed and reaped */
-	pid_t p2 = ks_git_warm_pid();
+	pid_t p2 = warm_pid();
 	assert_true(p2 != p1 && running_child(p2));
 	/* The cache is still usable by the next (warm) fetch. */
 	assert_int_equal(fetch(f, f->url, "refs/heads/main", 30000, got, &err),
