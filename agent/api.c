@@ -584,6 +584,13 @@ static void api_app_post(ks_daemon *d, ks_dapp *a, const char *action,
 			 const ks_http_request *req, ks_http_exchange *ex,
 			 const char *who)
 {
+	bool needs_source =
+		strcmp(action, "suspend") && strcmp(action, "resume");
+	if (needs_source && !a->src) {
+		ks_api_error(ex, 409, "no configured source defines app %s",
+			     a->name);
+		return;
+	}
 	if (!strcmp(action, "approve")) {
 		api_approve(d, a, req, ex, who);
 	} else if (!strcmp(action, "rollback")) {
@@ -593,12 +600,6 @@ static void api_app_post(ks_daemon *d, ks_dapp *a, const char *action,
 		if (!b)
 			return;
 		json_decref(b);
-		if (!a->src) {
-			ks_api_error(ex, 409,
-				     "no configured source defines app %s",
-				     a->name);
-			return;
-		}
 		KS_LOG(&d->log, KS_LOG_INFO, "agent", "app %s: sync by %s",
 		       a->name, who ? who : "?");
 		a->sync_requested = true;
