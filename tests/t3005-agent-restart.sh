@@ -47,7 +47,9 @@ YAML
 # --- kill -9 during a deploy, restart, converge
 config local one >one.yaml
 ag_start one.yaml one || { ks_fail "agent start"; ks_done; exit 1; }
-deploying() { app_is $OR "d['release'] is not None and d['release']['phase'] in ('Deploying','Checking')"; }
+# (grep on the status, not python: on a loaded machine python can start
+# too slowly to catch the deploy at all)
+deploying() { api GET /api/v1/apps/$OR "$ALICE" >/dev/null && tr -d ' \n' <"$ks_tmp/body" | grep -Eq '"status":"(Deploying|Checking)"'; }
 if wait_for 60 deploying; then ks_pass; else ks_fail "never saw orders deploying: $(app_field $OR "d['release']")"; fi
 kill -9 "$ag_pid"
 wait "$ag_pid" 2>/dev/null
