@@ -1039,13 +1039,16 @@ static void watch_kinds(ks_daemon *d, const json_t *resources)
 		json_decref(kinds);
 		return;
 	}
-	int rc = d->watch
-			 ? ks_watch_add_kinds(d->watch, kinds, &err)
-			 : ks_watch_start(&d->watch, d->kube, kinds,
-					  d->nsources
-						  ? d->sources[0].cfg->resync_ms
-						  : 600000,
-					  watch_cb, d, &err);
+	/* One watch set for every source: the shortest resync wins. */
+	int64_t resync = 0;
+	for (size_t k = 0; k < d->nsources; k++) {
+		int64_t ms = d->sources[k].cfg->resync_ms;
+		if (ms > 0 && (!resync || ms < resync))
+			resync = ms;
+	}
+	int rc = d->watch ? ks_watch_add_kinds(d->watch, kinds, &err)
+			  : ks_watch_start(&d->watch, d->kube, kinds, resync,
+					   watch_cb, d, &err);
 	if (rc)
 		KS_LOG(&d->log, KS_LOG_WARN, "agent", "watch: %s", err.msg);
 	json_decref(kinds);
@@ -1148,9 +1151,9 @@ void ks_daemon_kick(ks_dapp *a)
 		app_start(a, what);
 		return;
 	}
-	a->queued = true;
-	if (d->nappq == d->napps) /* cannot happen: one entry per app */
+	if (d->nappq >= d->napps) /* cannot happen: one entry per app */
 		return;
+	a->queued = true;
 	d->appq[d->nappq++] = a;
 }
 
