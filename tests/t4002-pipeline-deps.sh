@@ -61,7 +61,7 @@ AP=t4-prod-a BP=t4-prod-b CP=t4-prod-c
 # (curl and jq only while c waits: python is too slow on a loaded machine)
 wait_np 20 $CP 1 WaitingForDependencies
 status_waits() { "$KUSYNC" status $CP | grep -q 'waiting for: .*t4-prod-b'; }
-if wait_for 3 status_waits; then ks_pass; else ks_fail "kusync status does not say whom c waits for: $("$KUSYNC" status $CP)"; fi
+if wait_for 20 status_waits; then ks_pass; else ks_fail "kusync status does not say whom c waits for: $("$KUSYNC" status $CP)"; fi
 w=$(curl -s -H "Authorization: Bearer $ALICE" "$AG_URL/api/v1/apps/$CP" | jq -c '[.waitingFor, .release.waitingFor, .release.phase]')
 if [ "$w" = '[["t4-prod-b"],["t4-prod-b"],"WaitingForDependencies"]' ]; then ks_pass; else ks_fail "waitingFor in the app view: $w"; fi
 for a in $AP $BP $CP; do

@@ -68,7 +68,7 @@ crash() { # PHASE: kill -9 now, restart, the release is resumed
 	kill -9 "$ag_pid"
 	wait "$ag_pid" 2>/dev/null
 	start
-	if wait_for 10 grep -q "app $W: resuming release $1" "$ag_log"; then ks_pass; else ks_fail "no resume of $1 in the log: $(grep -m3 -e resum -e $W "$ag_log")"; fi
+	if wait_for 30 grep -q "app $W: resuming release $1" "$ag_log"; then ks_pass; else ks_fail "no resume of $1 in the log: $(grep -m3 -e resum -e $W "$ag_log")"; fi
 }
 image() { k get deploy $W -o jsonpath='{.spec.template.spec.containers[0].image}'; }
 secrets() { # name -> data of every Secret in t4-prod
@@ -85,7 +85,7 @@ t_releases "after the crash: the same single release, waiting" $W "[(r['number']
 
 # --- Checking: the rollout takes 3 s; crash in the middle
 t_status "approve 1" 200 POST /api/v1/apps/$W/approve "$ALICE" '{"revision": "1"}'
-wait_np 10 $W 1 Checking
+wait_np 30 $W 1 Checking
 crash "1 (Checking)"
 sec1=$(secrets)
 if grep -q password <<<"$sec1"; then ks_pass; else ks_fail "no generated password: $sec1"; fi
@@ -100,7 +100,7 @@ wait_np 20 $W 2 AwaitingApproval
 # (a 20 s latency: only the crash ends the PATCH)
 faults "verb=patch,resource=deployments,latency=20s"
 t_status "approve 2" 200 POST /api/v1/apps/$W/approve "$ALICE" "{\"revision\": \"$B\"}"
-wait_np 10 $W 2 Deploying
+wait_np 30 $W 2 Deploying
 sleep 1
 wait_np 0 $W 2 Deploying
 faults "" # (the PATCH in flight stays delayed)
@@ -115,7 +115,7 @@ ag_commit "$R" third
 C=$(ag_head "$R")
 wait_np 20 $W 3 AwaitingApproval
 t_status "approve 3" 200 POST /api/v1/apps/$W/approve "$ALICE" '{"revision": "3"}'
-wait_np 10 $W 3 Checking
+wait_np 30 $W 3 Checking
 faults "verb=patch,resource=deployments,latency=20s"
 wait_np 15 $W 3 RollingBack
 sleep 0.5
