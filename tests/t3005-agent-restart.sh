@@ -87,7 +87,7 @@ if wait_for 60 grep -q "now the leader" "$log_b"; then ks_pass; else ks_fail "b 
 echo "b took over after $((SECONDS - t0)) s"
 sed -i 's/replicas: 2/replicas: 3/' "$ks_tmp/repo/demo/prod/orders.yaml"
 ag_commit "$ks_tmp/repo" "three"
-if wait_for 60 app_is $OR "d['release']['number']==2 and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "b did not deploy the next commit: $(app_field $OR "d['release']")"; fi
+if wait_for 60 app_is $OR "d['release']['number']==2 and d['release']['phase']=='Succeeded'"; then ks_pass; else ks_fail "b did not deploy the next commit: $(app_field $OR "d['release']['number'], d['release']['commit']") A: $(grep -e "$OR" -e leader "$log_a" | grep -v drifted | tail -n 12) B: $(grep -e "$OR" -e leader "$log_b" | grep -v drifted | tail -n 12)"; fi
 t_out "3 replicas" '^3$' k -n demo-prod get deploy $OR -o jsonpath='{.spec.replicas}'
 t_out "releases kept in Secrets" 'kusync.release.demo-prod-orders.v2' k -n kusync get secrets -o name
 ag_stop "$pid_b" || ks_fail "b stop: exit $?"
