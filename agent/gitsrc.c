@@ -14,6 +14,7 @@
 #include "agent/gitsrc_internal.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -52,6 +53,7 @@ extern char **environ;
 #define MAX_AUTH_TRIES 3	   /* credential callbacks per fetch */
 #define MAX_KNOWN_HOSTS (4u << 20) /* bytes of a known_hosts file */
 #define TICK_MS 50
+#define MAX_PACKS 16	    /* packs in a cache before they are made one */
 #define REFILL_DELAY_MS 500 /* after a fetch, until the next warm helper */
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -478,7 +480,8 @@ static int prepare_cache(git_repository **out, const char *repo_dir,
 	return 0;
 }
 
-/* Locks left behind by a fetch that was killed. */
+/* Locks and temporary packs left behind by a fetch that was killed (one
+ * fetch at a time uses a cache). */
 static void remove_stale_locks(const char *repo_dir)
 {
 	static const char *const locks[] = {HEAD_REF ".lock",
@@ -489,6 +492,19 @@ static void remove_stale_locks(const char *repo_dir)
 		unlink(p);
 		free(p);
 	}
+	char *dir = ks_xasprintf("%s/objects/pack", repo_dir);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "pack_git2_", 10))
+			continue;
+		char *p = ks_xasprintf("%s/%s", dir, e->d_name);
+		unlink(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
 }
 
 /* Whether the remote advertises REF. */
@@ -602,6 +618,75 @@ static int fetch_ref(fetch_ctx *c, git_remote *remote, const char *ref,
 	return 0;
 }
 
+/* The names ("pack-<hash>") of the packs in REPO_DIR (a new array). */
+static json_t *list_packs(const char *repo_dir)
+{
+	json_t *names = json_array();
+	char *dir = ks_xasprintf("%s/objects/pack", repo_dir);
+	DIR *d = opendir(dir);
+	free(dir);
+	if (!d)
+		return names;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n > 10 && !strncmp(e->d_name, "pack-", 5) &&
+		    !strcmp(e->d_name + n - 5, ".pack"))
+			json_array_append_new(names,
+					      json_stringn(e->d_name, n - 5));
+	}
+	closedir(d);
+	return names;
+}
+
+/*
+ * libgit2 writes one pack per fetch and never consolidates them, and every
+ * open of the cache (here and in ks_git_read_stacks) and every object
+ * lookup then goes through all of them: past MAX_PACKS packs, everything
+ * reachable from HEAD_REF is written into one new pack and the others are
+ * removed (what the head no longer reaches goes with them). Failures leave
+ * the cache as it was: this is an optimisation.
+ */
+static void consolidate_packs(git_repository *repo, const char *repo_dir)
+{
+	json_t *old = list_packs(repo_dir);
+	git_packbuilder *pb = NULL;
+	git_revwalk *walk = NULL;
+	if (json_array_size(old) <= MAX_PACKS)
+		goto out;
+	if (git_packbuilder_new(&pb, repo) < 0 ||
+	    git_revwalk_new(&walk, repo) < 0 ||
+	    git_revwalk_push_ref(walk, HEAD_REF) < 0 ||
+	    git_packbuilder_insert_walk(pb, walk) < 0 ||
+	    git_packbuilder_write(pb, NULL, 0, NULL, NULL) < 0)
+		goto out;
+	const char *name = git_packbuilder_name(pb);
+	if (!name)
+		goto out;
+	char *keep = ks_xasprintf("pack-%s", name);
+	size_t i;
+	const json_t *v;
+	json_array_foreach(old, i, v)
+	{
+		const char *p = json_string_value(v);
+		if (!strcmp(p, keep))
+			continue;
+		static const char *const exts[] = {".keep", ".idx", ".rev",
+						   ".pack"};
+		for (size_t k = 0; k < sizeof(exts) / sizeof(*exts); k++) {
+			char *f = ks_xasprintf("%s/objects/pack/%s%s", repo_dir,
+					       p, exts[k]);
+			unlink(f);
+			free(f);
+		}
+	}
+	free(keep);
+out:
+	git_revwalk_free(walk);
+	git_packbuilder_free(pb);
+	json_decref(old);
+}
+
 static int fetch_once(fetch_ctx *c, const char *repo_dir, const char *ref,
 		      char commit[41], bool *damaged, ks_error *err)
 {
@@ -620,6 +705,8 @@ static int fetch_once(fetch_ctx *c, const char *repo_dir, const char *ref,
 	rc = fetch_ref(c, remote, ref, refspec, damaged, err);
 	if (rc == 0)
 		rc = resolve_head(c, repo, ref, commit, damaged, err);
+	if (rc == 0)
+		consolidate_packs(repo, repo_dir);
 out:
 	git_remote_free(remote);
 	git_repository_free(repo);

@@ -808,7 +808,9 @@ static void warm_helper_is_cancelled_promptly(void **state)
 	pthread_join(th, NULL);
 	assert_int_equal(rc, KS_ERROR);
 	assert_string_equal(err.msg, "cancelled");
-	assert_true(done - c.set_at < 200);
+	/* fetch_is_cancelled_promptly holds the 200 ms bound; here a
+	 * generous one, the machine may be busy. */
+	assert_true(done - c.set_at < 1000);
 	assert_int_equal(ks_git_warm_hits(), hits + 1);
 	assert_true(reaped(p1)); /* killed and reaped */
 	pid_t p2 = warm_pid();
@@ -819,6 +821,55 @@ static void warm_helper_is_cancelled_promptly(void **state)
 	assert_int_equal(ks_git_warm_hits(), hits + 2);
 	ks_git_shutdown();
 	assert_true(reaped(p2));
+}
+
+/* The packs (*.pack) in the cache. */
+static int count_packs(fixture *f)
+{
+	char dir[192];
+	snprintf(dir, sizeof(dir), "%s/objects/pack", f->cache);
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len > 5 && !strcmp(e->d_name + len - 5, ".pack"))
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void packs_are_consolidated(void **state)
+{
+	fixture *f = *state;
+	char got[41], want[41], work[160];
+	ks_error err = {0};
+	snprintf(work, sizeof(work), "%s/work", f->tmp);
+	int most = 0;
+	for (int i = 0; i < 24; i++) {
+		char name[32], text[32];
+		snprintf(name, sizeof(name), "n%d.txt", i);
+		snprintf(text, sizeof(text), "round %d", i);
+		commit_file(f, name, text);
+		rev_parse(work, "HEAD", want);
+		assert_int_equal(
+			fetch(f, f->url, "refs/heads/main", 30000, got, &err),
+			0);
+		assert_string_equal(got, want);
+		int n = count_packs(f);
+		if (n > most)
+			most = n;
+	}
+	/* One pack per fetch, made one past 16: never 24. */
+	assert_true(most >= 2 && most <= 17);
+	/* Nothing the head reaches was lost. */
+	sh("git --git-dir='%s' fsck --connectivity-only refs/kusync/head && "
+	   "test \"$(git --git-dir='%s' rev-list --objects refs/kusync/head "
+	   "| wc -l)\" = \"$(git -C '%s' rev-list --objects HEAD | wc -l)\"",
+	   f->cache, f->cache, work);
+	ks_git_shutdown();
 }
 
 static void no_zombies_left(void **state)
@@ -868,6 +919,8 @@ static int gitsrc_tests(void)
 			warm_helper_that_died_is_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			warm_helper_is_cancelled_promptly, setup, teardown),
+		cmocka_unit_test_setup_teardown(packs_are_consolidated, setup,
+						teardown),
 		cmocka_unit_test(no_zombies_left),
 	};
 	return cmocka_run_group_tests_name("agent/gitsrc", tests, NULL, NULL);
