@@ -5,7 +5,7 @@ set -e
 pkgs="cmake make gcc clang libclang-rt-14-dev pkg-config git curl clang-format
 libgit2-dev libyaml-dev libcurl4-openssl-dev libuv1-dev zlib1g-dev
 libjansson-dev libhttp-parser-dev libssl-dev libpcre2-dev libcmocka-dev
-python3 openssl time"
+python3 openssl time jq"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
