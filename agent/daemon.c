@@ -1454,15 +1454,24 @@ static void after_lease(job *j)
 	       d->leader ? "now" : "no longer", d->identity);
 	if (!d->leader)
 		return;
-	/* The rendered Specs are not kept (memory): render them again. */
+	/* The rendered Specs are not kept (memory): render them again. A
+	 * spec waiting since a render as a follower is dropped when the
+	 * releases just loaded already deployed it (as process_spec does). */
 	for (size_t i = 0; i < d->nsources; i++) {
 		ks_dsource *src = &d->sources[i];
 		if (*src->commit)
 			ks_daemon_fetch_now(src, true);
 	}
 	for (size_t i = 0; i < d->napps; i++) {
-		d->apps[i]->deps_dirty = true;
-		ks_daemon_kick(d->apps[i]);
+		ks_dapp *a = d->apps[i];
+		json_t *l = ks_daemon_latest(a);
+		if (a->waiting && l &&
+		    !strcmp(jstr(l, "specHash"), jstr(a->waiting, "hash"))) {
+			json_decref(a->waiting);
+			a->waiting = NULL;
+		}
+		a->deps_dirty = true;
+		ks_daemon_kick(a);
 	}
 }
 
