@@ -1446,6 +1446,15 @@ static void after_lease(job *j)
 			a->releases = json_incref(list);
 			view_trim(a);
 			phase_metric(d, a);
+			/* The leader may have released the spec this follower
+			 * saw as new when its view was older. */
+			json_t *l = ks_daemon_latest(a);
+			if (a->waiting && l &&
+			    !strcmp(jstr(a->waiting, "hash"),
+				    jstr(l, "specHash"))) {
+				json_decref(a->waiting);
+				a->waiting = NULL;
+			}
 		}
 	}
 	if (d->leader == was)
