@@ -37,10 +37,12 @@ ag_git_daemon() {
 		>"$ks_tmp/git-daemon.log" 2>&1 &
 	git_daemon_pid=$!
 	ag_pids+=("$git_daemon_pid")
-	for _ in $(seq 50); do
+	local end=$((SECONDS + 30))
+	while [ $SECONDS -le $end ]; do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$GIT_PORT") 2>/dev/null; then
 			return 0
 		fi
+		kill -0 "$git_daemon_pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "git daemon did not start" >&2
@@ -76,8 +78,8 @@ ag_start() {
 	ag_pid=$!
 	ag_pids+=("$ag_pid")
 	AG_URL=
-	local port
-	for _ in $(seq 100); do
+	local port end=$((SECONDS + 60))
+	while [ $SECONDS -le $end ]; do
 		port=$(sed -n 's/.*agent: listening on .* port \([0-9]*\)$/\1/p' "$ag_log" | head -1)
 		if [ -n "$port" ]; then
 			AG_URL=http://127.0.0.1:$port
