@@ -573,9 +573,9 @@ static void work_rollback(job *j)
 			       "app %s: supersede release %d: %s", j->app->name,
 			       jnum(j->supersede, "number"), e.msg);
 	}
-	j->rc = ks_pipeline_rollback_release(&env, j->target, j->number,
-					     j->r->who, j->r->via, &j->release,
-					     &j->err);
+	j->rc = ks_pipeline_rollback_release(
+		&env, j->target, j->number, j->r->who, j->r->via, j->r->comment,
+		&j->release, &j->err);
 }
 
 static int health_rank(ks_health h)
@@ -1160,7 +1160,8 @@ void ks_daemon_kick(ks_dapp *a)
 static int next_number(const ks_dapp *a)
 {
 	json_t *l = ks_daemon_latest(a);
-	return l ? jnum(l, "number") + 1 : 1;
+	int n = l ? jnum(l, "number") : 0;
+	return (n > a->last_number ? n : a->last_number) + 1;
 }
 
 static json_t *previous_of(const ks_dapp *a, int below)
@@ -1887,6 +1888,9 @@ static int load_store(ks_daemon *d)
 		ks_dapp *a = app_get(d, name);
 		json_decref(a->releases);
 		a->releases = list;
+		long long last = 0;
+		if (!ks_store_last_number(d->store, name, &last, &err))
+			a->last_number = (int)last;
 		view_trim(a);
 		json_t *l = ks_daemon_latest(a);
 		a->src = l ? source_of(d, jstr(l, "source")) : NULL;

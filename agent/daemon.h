@@ -64,6 +64,7 @@ struct ks_dapp {
 	char *name;
 	ks_dsource *src;  /* NULL when no configured source defines it */
 	json_t *releases; /* full records, newest first */
+	int last_number;  /* highest number in the store, readable or not */
 	bool busy;	  /* an operation is on a worker */
 	bool queued;	  /* waiting for an operation slot */
 	bool suspended;

@@ -1404,6 +1404,39 @@ int ks_store_list(ks_store *s, const char *app, json_t **out,
 	return 0;
 }
 
+int ks_store_last_number(ks_store *s, const char *app, long long *out,
+			 ks_error *err)
+{
+	*out = 0;
+	int rc = check_app(app, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&s->mu);
+	if (s->kc) {
+		kube_rec *recs;
+		size_t n;
+		json_t *items = NULL;
+		rc = kube_records(s, app, &recs, &n, &items, NULL, err);
+		if (rc == 0) {
+			if (n)
+				*out = recs[0].number;
+			kube_records_free(recs, n, items);
+		}
+	} else {
+		char *dir = local_app_dir(s, app);
+		long long *nums;
+		size_t n;
+		rc = scan_numbers(dir, &nums, &n, err);
+		if (rc == 0 && n)
+			*out = nums[0];
+		if (rc == 0)
+			free(nums);
+		free(dir);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 int ks_store_apps(ks_store *s, json_t **out, ks_error *err)
 {
 	json_t *arr = json_array();

@@ -80,6 +80,12 @@ int ks_store_name_ok(const char *name);
  * for a release without a valid app or number. Thread-safe. */
 int ks_store_put(ks_store *s, const json_t *release, ks_error *err);
 
+/* The highest release number stored for APP, readable or not (0 when
+ * none): a new release must be numbered past an unreadable record too,
+ * never over it. */
+int ks_store_last_number(ks_store *s, const char *app, long long *out,
+			 ks_error *err);
+
 /* Every readable release of APP, newest (highest number) first: *out a new
  * array. Unreadable ones are skipped and described in WARNINGS (may be
  * NULL), one entry each naming the file or Secret. An app with nothing

@@ -321,6 +321,13 @@ static void local_damaged_records_are_skipped(void **state)
 	/* Without a warning list too; and a put still prunes past damage. */
 	list_numbers(s, APP, nums, sizeof nums, NULL);
 	assert_string_equal(nums, "3,2,1");
+	/* The next release goes past every record, readable or not: 13 is
+	 * the highest ("014" is not a record name). */
+	long long last = -1;
+	assert_int_equal(ks_store_last_number(s, APP, &last, &err), 0);
+	assert_int_equal(last, 13);
+	assert_int_equal(ks_store_last_number(s, "other-app", &last, &err), 0);
+	assert_int_equal(last, 0);
 	ks_store_free(s);
 	rm_rf(dir);
 }
@@ -745,6 +752,9 @@ static void kube_history_and_damage(void **state)
 	ks_errlist *w = ks_errlist_new();
 	list_numbers(s, APP, nums, sizeof nums, w);
 	assert_string_equal(nums, "6,5,4,2");
+	long long last = -1;
+	assert_int_equal(ks_store_last_number(s, APP, &last, &err), 0);
+	assert_int_equal(last, 9);
 	for (size_t i = 0; i < ks_errlist_count(w); i++)
 		printf("  warning: %s\n", ks_errlist_get(w, i));
 	assert_int_equal(ks_errlist_count(w), 4);
