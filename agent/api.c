@@ -478,9 +478,15 @@ static void api_approve(ks_daemon *d, ks_dapp *a, const ks_http_request *req,
 	{
 		if (strcmp(jstr(r, "phase"), KS_PHASE_AWAITING))
 			continue;
-		bool hit = num ? json_integer_value(json_object_get(
-					 r, "number")) == strtoll(buf, NULL, 10)
-			       : !strncmp(jstr(r, "commit"), buf, len);
+		/* "3279468" is a commit id as well as a number: a string of
+		 * 7 or more digits matches either */
+		bool as_number = num && json_integer_value(
+						json_object_get(r, "number")) ==
+						strtoll(buf, NULL, 10);
+		bool as_commit = json_is_string(rev) && len >= 7 &&
+				 is_hex(buf) &&
+				 !strncmp(jstr(r, "commit"), buf, len);
+		bool hit = as_number || as_commit;
 		if (hit)
 			match = r;
 	}

@@ -1229,7 +1229,8 @@ int ks_pipeline_supersede(const ks_pipeline_env *env, json_t *release,
 
 int ks_pipeline_rollback_release(const ks_pipeline_env *env,
 				 const json_t *target, int number,
-				 const char *who, const char *via, json_t **out,
+				 const char *who, const char *via,
+				 const char *comment, json_t **out,
 				 ks_error *err)
 {
 	json_int_t tn = json_integer_value(json_object_get(target, "number"));
@@ -1252,13 +1253,17 @@ int ks_pipeline_rollback_release(const ks_pipeline_env *env,
 	if (env->store) {
 		char at[32];
 		now_text(at);
-		char c[64];
-		snprintf(c, sizeof(c), "to release %lld", (long long)tn);
+		char *c = comment && *comment
+				  ? ks_xasprintf("to release %lld: %s",
+						 (long long)tn, comment)
+				  : ks_xasprintf("to release %lld",
+						 (long long)tn);
 		json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}",
 					  "at", at, "who", who ? who : "system",
 					  "via", via ? via : "api", "what",
 					  "rollback", "app", str(target, "app"),
 					  "release", number, "comment", c);
+		free(c);
 		rc = ks_store_audit(env->store, entry, err);
 		json_decref(entry);
 		if (rc) {

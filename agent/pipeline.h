@@ -198,12 +198,14 @@ int ks_pipeline_supersede(const ks_pipeline_env *env, json_t *release,
  * rollbackOf: TARGET's number, approvals none needed (the spec was
  * approved before), phase Deploying (pre-check and approval are skipped),
  * cells reset. Stores it and audits {what: "rollback", who, via, app,
- * release: NUMBER, comment: "to release T"}. WHO and VIA may be NULL
- * ("system", "api"). The caller runs it with ks_pipeline_run.
+ * release: NUMBER, comment: "to release T" or "to release T: COMMENT"}.
+ * WHO and VIA may be NULL ("system", "api"); COMMENT may be NULL or "".
+ * The caller runs it with ks_pipeline_run.
  */
 int ks_pipeline_rollback_release(const ks_pipeline_env *env,
 				 const json_t *target, int number,
-				 const char *who, const char *via, json_t **out,
+				 const char *who, const char *via,
+				 const char *comment, json_t **out,
 				 ks_error *err);
 
 /*

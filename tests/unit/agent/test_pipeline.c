@@ -938,7 +938,8 @@ static void supersede_and_manual_rollback(void **state)
 	/* back to release 1: no approval asked */
 	json_t *r4 = NULL;
 	assert_int_equal(ks_pipeline_rollback_release(&f->env, r1, 4, "carol",
-						      "cli", &r4, &err),
+						      "cli", "bad 2.0", &r4,
+						      &err),
 			 0);
 	assert_string_equal(phase(r4), "Deploying");
 	assert_int_equal(json_integer_value(json_object_get(r4, "rollbackOf")),
@@ -959,6 +960,8 @@ static void supersede_and_manual_rollback(void **state)
 			    "carol");
 	assert_int_equal(json_integer_value(json_object_get(last, "release")),
 			 4);
+	assert_string_equal(json_string_value(json_object_get(last, "comment")),
+			    "to release 1: bad 2.0");
 	json_decref(audit);
 	json_decref(r1);
 	json_decref(r2);
