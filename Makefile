@@ -35,6 +35,9 @@ bench: build
 	cmake --build $(BUILD) --target bench-cel
 	cmake --build $(BUILD) --target bench-devcluster
 	cmake --build $(BUILD) --target bench-sync
+	cmake --build $(BUILD) --target bench-drift
+	cmake --build $(BUILD) --target bench-pipeline
+	cmake --build $(BUILD) --target bench-agent
 
 fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DKS_FUZZ=ON -DKS_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
