@@ -1787,6 +1787,22 @@ static void define_metrics(ks_metrics *m)
 			  "Kubernetes API requests by verb and code.", NULL, 0);
 }
 
+/* kusync_kube_requests_total{verb,code}: every attempt of the client (from
+ * worker threads; the registry locks). Code "error" when no answer came. */
+static void count_kube_request(void *ud, const char *method, long status)
+{
+	ks_daemon *d = ud;
+	char code[24];
+	if (!d->metrics)
+		return;
+	if (status > 0)
+		snprintf(code, sizeof(code), "%ld", status);
+	else
+		snprintf(code, sizeof(code), "error");
+	ks_metrics_add(d->metrics, "kusync_kube_requests_total", 1, "verb",
+		       method, "code", code, NULL);
+}
+
 static int open_cluster(ks_daemon *d)
 {
 	ks_error err;
@@ -1803,6 +1819,8 @@ static int open_cluster(ks_daemon *d)
 	ks_kube_client_opts_default(&o);
 	o.qps = d->cfg->qps;
 	o.burst = d->cfg->burst;
+	o.on_response = count_kube_request;
+	o.on_response_ud = d;
 	rc = ks_kube_client_new(&d->kube, kc, &o, &err);
 	ks_kube_config_free(kc);
 	if (rc) {

@@ -750,6 +750,9 @@ int ks_kube_request(ks_kube_client *c, const ks_kube_req *req,
 		free(key);
 		resp->attempts = attempt + 1;
 		resp->status = st;
+		if (c->opts.on_response)
+			c->opts.on_response(c->opts.on_response_ud, req->method,
+					    cc == CURLE_OK ? st : 0);
 		if (x.over_cap)
 			return ks_error_set(err, KS_ELIMIT,
 					    "%s: the response is larger than "

@@ -181,6 +181,11 @@ typedef struct ks_kube_client_opts {
 	/* How often a token file is re-read; default 60000 (client-go's
 	 * minute: bound service account tokens rotate). */
 	unsigned token_file_period_ms;
+	/* Called after every attempt (retries included) with the request's
+	 * method and the HTTP status, 0 when no answer came; from the
+	 * thread that sent it. NULL: none. (The agent counts requests.) */
+	void (*on_response)(void *ud, const char *method, long status);
+	void *on_response_ud;
 } ks_kube_client_opts;
 
 /* Fills O with the defaults above. */

@@ -54,6 +54,10 @@ wait_for 60 test "$(api GET /readyz)" = 200 && ks_pass || ks_fail "readyz never 
 t_status "metrics need no token" 200 GET /metrics
 
 if wait_for 60 phase_is $HW AwaitingApproval; then ks_pass; else ks_fail "helloworld not AwaitingApproval: $(app_field $HW "d['release']")"; fi
+# every request to the API server is counted by verb and code: the first
+# sync listed (GET 200) and applied (PATCH 200 or 201)
+t_out "kube requests counted (GET 200)" '^kusync_kube_requests_total\{code="200",verb="GET"\} [1-9]' curl -s "$AG_URL/metrics"
+t_out "kube requests counted (PATCH)" '^kusync_kube_requests_total\{code="20[01]",verb="PATCH"\} [1-9]' curl -s "$AG_URL/metrics"
 t_status "viewer cannot approve: 403" 403 POST /api/v1/apps/$HW/approve "$BOB" '{"revision":"1"}'
 t_status "unknown app: 404" 404 GET /api/v1/apps/nope "$BOB"
 t_status "unknown app approve: 404" 404 POST /api/v1/apps/nope/approve "$ALICE" '{"revision":"1"}'
