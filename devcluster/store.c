@@ -293,7 +293,9 @@ static void watch_send(dc_watch *w, const char *type, const json_t *obj)
 
 static void watch_event(dc_watch *w, const dc_event *e)
 {
-	if (w->t != e->t)
+	/* a watch ended while this event was being broadcast (ending one
+	 * can run a request queued behind it on the same connection) */
+	if (w->ended || w->t != e->t)
 		return;
 	bool now = watch_matches(w, e->obj);
 	if (e->type == DC_ADDED) {
