@@ -10,6 +10,10 @@
  *                  older than the history: pruning reads back the history
  *                  to find it (the worst case)
  *   list           all 20 releases of the app, newest first
+ *   read (1)       the one release of another app (reading one record)
+ *   baseline       the same gzip'd bytes written by hand the same durable
+ *                  way (open, write, fsync, rename, folder fsync): what
+ *                  this disk allows a durable put, side by side
  *
  * Median and p99 over N runs (default 200) of each, in milliseconds.
  * Usage: store_bench [RUNS] [DIR]  (DIR: where to write; default $TMPDIR).
@@ -18,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -211,6 +216,54 @@ int main(int argc, char **argv)
 	if (f)
 		fclose(f);
 
+	/* one record of another app, read back */
+	double *read1 = calloc((size_t)runs, sizeof *read1);
+	json_t *one = release(resources, 1, "Succeeded");
+	json_object_set_new(one, "app", json_string(APP "-one"));
+	if (ks_store_put(s, one, &err))
+		die("put", &err);
+	json_decref(one);
+	for (int i = 0; i < runs; i++) {
+		json_t *arr;
+		double t0 = now_ms();
+		if (ks_store_list(s, APP "-one", &arr, NULL, &err))
+			die("read", &err);
+		read1[i] = now_ms() - t0;
+		if (json_array_size(arr) != 1)
+			die("read", &err);
+		json_decref(arr);
+	}
+	/* the baseline: the record's bytes written durably by hand */
+	double *base_w = calloc((size_t)runs, sizeof *base_w);
+	char *bytes = NULL;
+	f = fopen(gzpath, "rb");
+	if (f && gzlen > 0) {
+		bytes = malloc((size_t)gzlen);
+		if (fread(bytes, 1, (size_t)gzlen, f) != (size_t)gzlen)
+			gzlen = -1;
+	}
+	if (f)
+		fclose(f);
+	for (int i = 0; i < runs && bytes && gzlen > 0; i++) {
+		char tmp[760], dst[760];
+		snprintf(tmp, sizeof tmp, "%s/baseline.tmp", dir);
+		snprintf(dst, sizeof dst, "%s/baseline-%d.json.gz", dir, i);
+		double t0 = now_ms();
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || write(fd, bytes, (size_t)gzlen) != gzlen ||
+		    fsync(fd) || close(fd) || rename(tmp, dst)) {
+			perror("baseline");
+			return 1;
+		}
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+		if (dfd < 0 || fsync(dfd) || close(dfd)) {
+			perror("baseline");
+			return 1;
+		}
+		base_w[i] = now_ms() - t0;
+	}
+	free(bytes);
+
 	printf("store (local, %s): 100-resource release, %zu bytes of JSON, "
 	       "%ld gzip'd; historyLimit %d; %d runs\n",
 	       dir, jsonlen, gzlen, HISTORY, runs);
@@ -219,6 +272,12 @@ int main(int argc, char **argv)
 	char what[32];
 	snprintf(what, sizeof what, "list (%zu)", listed);
 	report(what, list, runs);
+	report("read (1)", read1, runs);
+	report("baseline", base_w, runs);
+	printf("  put / baseline (medians): the store's gzip, JSON and "
+	       "pruning on top of the disk's durable write\n");
+	free(read1);
+	free(base_w);
 
 	free(put);
 	free(putf);
