@@ -477,18 +477,12 @@ static void local_refuses_bad_names(void **state)
 	ks_store *s;
 	ks_error err;
 	assert_int_equal(ks_store_open_local(&s, dir, 5, &err), 0);
-	static const char *const bad[] = {
-		"..",
-		"../x",
-		"a/b",
-		"",
-		"-a",
-		"a-",
-		"A",
-		"a.b",
-		"a_b",
-		"a1234567890123456789012345678901234567890123456789012345678901"
-		"23",
+	/* 64 characters: one past a DNS-1123 label's limit */
+	char toolong[65];
+	memset(toolong, 'a', 64);
+	toolong[64] = '\0';
+	const char *const bad[] = {
+		"..", "../x", "a/b", "", "-a", "a-", "A", "a.b", "a_b", toolong,
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		json_t *r = release(bad[i], 1, "Pending");
