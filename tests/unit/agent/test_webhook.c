@@ -139,7 +139,7 @@ static void github_documented_vector(void **state)
 	/* The openssl helper agrees with the documented vector. */
 	char hex[65];
 	openssl_hmac("gh-secret", GH_BODY, strlen(GH_BODY), hex);
-	assert_string_not_equal(hex, GH_SIG + 7);
+	assert_string_not_equal(hex, &GH_SIG[7]);
 }
 
 static void github_upper_case_hex(void **state)
@@ -198,8 +198,8 @@ static void github_refusals(void **state)
 	snprintf(sig, sizeof(sig), "%s", GH_SIG);
 	sig[10] = 'g';
 	expect_unauthorized("X-Hub-Signature-256", sig, GH_SECRET);
-	expect_unauthorized("X-Hub-Signature-256", GH_SIG + 7, GH_SECRET);
-	snprintf(sig, sizeof(sig), "sha512=%s", GH_SIG + 7);
+	expect_unauthorized("X-Hub-Signature-256", &GH_SIG[7], GH_SECRET);
+	snprintf(sig, sizeof(sig), "sha512=%s", &GH_SIG[7]);
 	expect_unauthorized("X-Hub-Signature-256", sig, GH_SECRET);
 	/* an empty secret never authenticates */
 	expect_unauthorized("X-Hub-Signature-256", GH_SIG, "");
