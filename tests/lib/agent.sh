@@ -32,7 +32,9 @@ ag_head() {
 # on a free port; sets GIT_PORT and git_daemon_pid.
 ag_git_daemon() {
 	GIT_PORT=${GIT_PORT:-$(ks_free_port)}
-	git daemon --reuseaddr --export-all --base-path="$1" \
+	# git-daemon itself, not the `git daemon` wrapper: the wrapper runs it
+	# as a child, and killing the wrapper would leave the daemon behind
+	"$(git --exec-path)/git-daemon" --reuseaddr --export-all --base-path="$1" \
 		--listen=127.0.0.1 --port="$GIT_PORT" "$1" \
 		>"$ks_tmp/git-daemon.log" 2>&1 &
 	git_daemon_pid=$!
